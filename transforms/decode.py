@@ -1,0 +1,148 @@
+"""Turning source bytes into pixels, in two steps.
+
+:func:`open_image` reads only the header: it identifies the format from the bytes (only the
+allowed formats are ever tried), checks the pixel count and reads the EXIF orientation.
+:func:`load` then decodes once, as small as the plan allows (JPEG DCT scaling), applies the EXIF
+orientation and normalises the mode. Pillow's errors are translated here, where they enter.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from io import BytesIO
+
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+
+from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from .geometry import Size
+from .options import RenderLimits
+
+_ORIENTATIONS: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # the EXIF Orientation table, as ImageOps.exif_transpose
+_FORMAT_ALIASES = {"MPO": "JPEG"}  # a camera JPEG with extra pictures is still a JPEG
+# What Pillow's decoders raise on damaged data; libavif's binding reports failures as RuntimeError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, RuntimeError)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceImage:
+    """A source whose header has been read and whose pixels have not.
+
+    :ivar image: the lazily opened Pillow image; :func:`load` decodes it (once).
+    :ivar format: Pillow's format name (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ``"GIF"``, ``"AVIF"``).
+    :ivar orientation: the EXIF orientation, ``1`` (as stored) to ``8``.
+    :ivar size: ``(width, height)`` as displayed, i.e. after the EXIF orientation.
+    :ivar icc_profile: the embedded ICC profile, if any.
+    """
+
+    image: ImageFile.ImageFile
+    format: str
+    orientation: int
+    size: Size
+    icc_profile: bytes | None
+
+
+def open_image(data: bytes, limits: RenderLimits) -> SourceImage:
+    """Identify ``data`` and read its header, without decoding pixels.
+
+    Only the formats in ``limits.source_formats`` are tried, each by its magic bytes: an EPS,
+    PSD, TIFF or PDF is never parsed, whatever its file name.
+
+    :raises UnsupportedImageError: ``data`` is not an image in an allowed format.
+    :raises ImageTooLargeError: the header claims more than ``limits.max_source_pixels`` pixels.
+    :raises CorruptImageError: the header is damaged.
+    """
+    try:
+        image = Image.open(BytesIO(data), formats=sorted(limits.source_formats))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImageError("the source is not an image in an allowed format") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own process-wide guard (we never change it) fired before ours could: its
+        # error above ~179 MP, or its warning above ~89 MP when warnings are made errors.
+        raise ImageTooLargeError("the source has too many pixels") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError("the source's header cannot be read") from exc
+    width, height = image.size
+    if width * height > limits.max_source_pixels:
+        raise ImageTooLargeError(f"the source is {width}x{height} px; the limit is {limits.max_source_pixels} pixels")
+    orientation = _orientation(image)
+    size = (height, width) if orientation >= 5 else (width, height)
+    icc_profile = image.info.get("icc_profile") or None
+    return SourceImage(
+        image=image,
+        format=_FORMAT_ALIASES.get(image.format or "", image.format or ""),
+        orientation=orientation,
+        size=size,
+        icc_profile=icc_profile if isinstance(icc_profile, bytes) else None,
+    )
+
+
+def _orientation(image: ImageFile.ImageFile) -> int:
+    # Image.getexif, not the subclass's: PngImageFile.getexif decodes every pixel to look for an
+    # eXIf chunk after the image data. The orientation is decided here, from the header, once.
+    try:
+        value = Image.Image.getexif(image).get(ExifTags.Base.Orientation, 1)
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError("the source's EXIF data cannot be read") from exc
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def load(source: SourceImage, target: Size | None = None) -> Image.Image:
+    """Decode ``source`` (its first frame), oriented and in a mode every step handles.
+
+    Call it once per :class:`SourceImage`: decoding consumes the lazily opened image.
+
+    :param source: from :func:`open_image`.
+    :param target: the smallest displayed size the caller needs; a JPEG is then decoded at the
+        smallest DCT scale (1/2, 1/4, 1/8) that is still at least this large. ``None`` decodes
+        at full size.
+    :returns: an image in mode ``L``, ``LA``, ``RGB``, ``RGBA`` or ``CMYK``. CMYK is kept so that
+        the conversion to sRGB (:func:`transforms.color.to_srgb`, with or without a profile)
+        runs once on the scaled image rather than on every source pixel.
+    :raises CorruptImageError: the pixel data cannot be decoded.
+    """
+    image = source.image
+    if target is not None and source.format == "JPEG":
+        stored = (target[1], target[0]) if source.orientation >= 5 else target
+        image.draft(image.mode, stored)
+    try:
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError("the source has too many pixels") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError("the source's pixel data cannot be decoded") from exc
+    oriented = _orient(image, source.orientation)
+    return _normalise_mode(oriented)
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    # As ImageOps.exif_transpose, but from the orientation decided by open_image, so the pixels
+    # always agree with the size the render was planned for.
+    method = _ORIENTATIONS.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("L", "RGB") and image.has_transparency_data:
+        return image.convert("LA" if mode == "L" else "RGBA")  # a tRNS colour becomes alpha
+    if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        return image
+    if mode in ("P", "PA"):
+        return image.convert("RGBA" if mode == "PA" or image.has_transparency_data else "RGB")
+    if mode == "1":
+        return image.convert("L")
+    if mode.startswith("I;16") or mode == "I":  # 16-bit grey (PNG): scale, do not clip
+        return image.convert("I").point(lambda value: value / 257 + 0.5).convert("L")
+    if mode in ("F", "La"):
+        return image.convert("L" if mode == "F" else "LA")
+    alpha = "A" in image.getbands() or "a" in image.getbands()
+    return image.convert("RGBA" if alpha else "RGB")
