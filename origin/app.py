@@ -1,0 +1,66 @@
+"""The composition root: ``create_app(settings)`` wires every collaborator once."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from origin import routes
+from origin.cache import RenderCache
+from origin.errors import EXCEPTION_HANDLERS, OriginError, UrlTooLongError, error_response
+from origin.limiter import RenderLimiter
+from origin.paths import CANONICAL_PATH, canonical_path
+from origin.settings import Settings, load_settings
+from origin.state import AppState
+from origin.store import FolderStore
+
+
+class RequestTargetMiddleware:
+    """Checks the request target before routing: 414 over ``max_url_length`` bytes, 400 for a
+    path that is not canonical (SPEC §1). The canonical path is left in ``scope[CANONICAL_PATH]``.
+
+    Done here rather than in the endpoint so that no path, however odd (a newline included), is
+    answered by the router's own 404 instead.
+    """
+
+    def __init__(self, app: ASGIApp, max_url_length: int) -> None:
+        self.app = app
+        self.max_url_length = max_url_length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+            try:
+                if len(raw_path) + 1 + len(scope.get("query_string", b"")) > self.max_url_length:
+                    raise UrlTooLongError()
+                scope[CANONICAL_PATH] = canonical_path(raw_path)
+            except OriginError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
+            Route("/{path:path}", routes.image, methods=["GET", "HEAD"]),
+        ],
+        middleware=[Middleware(RequestTargetMiddleware, max_url_length=settings.max_url_length)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.origin = AppState(
+        settings=settings,
+        store=FolderStore(settings.root, settings.max_source_bytes),
+        cache=RenderCache(settings.cache_max_bytes),
+        limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout),
+        limits=settings.render_limits,
+    )
+    return app
+
+
+def app_from_env() -> Starlette:
+    """ASGI factory for ``uvicorn --factory origin.app:app_from_env`` (and for several workers)."""
+    return create_app(load_settings())

@@ -1,0 +1,52 @@
+"""The rendered-output cache: an LRU bounded in bytes, safe to share between threads.
+
+Keys are what decides the bytes (source version, canonical options, negotiated encoding), never a
+token or a raw URL, so every token that asks for the same render shares one entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable
+
+from cachetools import LRUCache
+
+from transforms import Rendered
+
+
+def _size(rendered: Rendered) -> int:
+    return len(rendered.body)
+
+
+class RenderCache:
+    def __init__(self, max_bytes: int) -> None:
+        self._lru: LRUCache[Hashable, Rendered] = LRUCache(maxsize=max_bytes, getsizeof=_size)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Rendered | None:
+        with self._lock:
+            rendered = self._lru.get(key)
+            if rendered is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return rendered
+
+    def put(self, key: Hashable, rendered: Rendered) -> bool:
+        """Keep ``rendered``; False when it is larger than the whole cache (served, not kept)."""
+        if _size(rendered) > self._lru.maxsize:
+            return False
+        with self._lock:
+            self._lru[key] = rendered
+        return True
+
+    @property
+    def current_bytes(self) -> int:
+        with self._lock:
+            return int(self._lru.currsize)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._lru)

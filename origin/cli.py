@@ -1,0 +1,185 @@
+"""The ``origin`` command: ``serve``, ``sign`` and ``inspect`` (SPEC §7, §9)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from origin import auth
+from origin.errors import AuthError, InvalidPathError
+from origin.paths import canonical_path
+from origin.settings import ConfigError, Settings, load_settings
+from origin.signing import sign_url
+
+DEV_ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "images"
+DEV_SAMPLE = "/photo.jpg"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="origin", description="A signed-URL image CDN origin.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--root", help="folder of originals (ORIGIN_ROOT)")
+    serve.add_argument("--config", help="TOML configuration (ORIGIN_CONFIG)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--dev", action="store_true", help="random key, bundled fixtures, prints a signed URL")
+
+    sign = commands.add_parser("sign", help="print a signed URL")
+    sign.add_argument("path")
+    sign.add_argument("--expires", type=int, default=300, help="lifetime in seconds (default 300)")
+    sign.add_argument("--args", default=None, help="signed args as a JSON object")
+    sign.add_argument("--query", default="", help="unsigned query to add, e.g. 'w=300&h=200'")
+    sign.add_argument("--aud", default=None, help="audience prefix (default: the path itself)")
+    sign.add_argument("--kid", default=None, help="key id to sign with (default: the only or first key)")
+    sign.add_argument("--base-url", default="http://127.0.0.1:8000")
+    sign.add_argument("--config", help="TOML configuration holding [keys]")
+
+    inspect = commands.add_parser("inspect", help="decode a URL or token and say why it is refused")
+    inspect.add_argument("url_or_token")
+    inspect.add_argument("--config", help="TOML configuration holding [keys]")
+
+    options = parser.parse_args(argv)
+    try:
+        if options.command == "serve":
+            return _serve(options)
+        if options.command == "sign":
+            return _sign(options)
+        return _inspect(options)
+    except ConfigError as exc:
+        print(f"origin: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _key_settings(config: str | None) -> Settings:
+    """Settings for signing and inspecting: only keys and rules matter, any folder will do as root."""
+    return load_settings(config_path=config, root=os.environ.get("ORIGIN_ROOT") or ".")
+
+
+def _serve(options: argparse.Namespace) -> int:
+    import uvicorn
+
+    root = options.root
+    if options.dev and root is None and not os.environ.get("ORIGIN_ROOT"):
+        root = str(DEV_ROOT)
+    settings = load_settings(config_path=options.config, root=root, dev=options.dev)
+    base_url = f"http://{options.host}:{options.port}"
+    if options.dev:
+        kid, key = next(iter(settings.keys.items()))
+        if kid == "dev":
+            print(f"development mode: random signing key {key.decode()} (kid 'dev'); do not use in production")
+        url = sign_url(DEV_SAMPLE, key=key, expires_in=3600, base_url=base_url)
+        print(f"serving {settings.root}")
+        print(f"signed URL (valid 1 hour): {url}")
+        print(f"the same, resized by an unsigned parameter: {url}&w=300")
+        sys.stdout.flush()
+    if options.workers > 1:
+        # Worker processes build their own app from the environment: hand them this process's choices.
+        os.environ["ORIGIN_ROOT"] = str(settings.root)
+        if options.config:
+            os.environ["ORIGIN_CONFIG"] = str(Path(options.config).resolve())
+        if "dev" in settings.keys:
+            os.environ["ORIGIN_JWT_SECRET"] = settings.keys["dev"].decode()
+        uvicorn.run(
+            "origin.app:app_from_env",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            log_level="info",
+        )
+        return 0
+    from origin.app import create_app
+
+    uvicorn.run(create_app(settings), host=options.host, port=options.port, log_level="info")
+    return 0
+
+
+def _sign(options: argparse.Namespace) -> int:
+    settings = _key_settings(options.config)
+    if options.kid is not None and options.kid not in settings.keys:
+        print(f"origin: unknown key id {options.kid!r}", file=sys.stderr)
+        return 2
+    kid = options.kid or next(iter(settings.keys))
+    args = None
+    if options.args is not None:
+        try:
+            args = json.loads(options.args)
+        except ValueError as exc:
+            print(f"origin: --args is not JSON: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(args, dict):
+            print("origin: --args must be a JSON object", file=sys.stderr)
+            return 2
+    try:
+        canonical_path(options.path.encode("utf-8"))
+    except InvalidPathError as exc:
+        print(f"origin: {exc}", file=sys.stderr)
+        return 2
+    print(
+        sign_url(
+            options.path,
+            key=settings.keys[kid],
+            kid=options.kid,
+            expires_in=options.expires,
+            args=args,
+            query=options.query,
+            aud=options.aud,
+            base_url=options.base_url,
+        )
+    )
+    return 0
+
+
+def _inspect(options: argparse.Namespace) -> int:
+    text = options.url_or_token.strip()
+    path = None
+    token = text
+    if "?" in text or text.startswith(("/", "http://", "https://")):
+        parts = urlsplit(text)
+        path = parts.path or "/"
+        tokens = [value for name, value in parse_qsl(parts.query, keep_blank_values=True) if name == "jwt"]
+        if len(tokens) != 1:
+            print("no single jwt parameter in that URL", file=sys.stderr)
+            return 1
+        token = tokens[0]
+    header, payload = _unverified(token)
+    print("header: " + json.dumps(header, indent=2, sort_keys=True))
+    print("payload: " + json.dumps(payload, indent=2, sort_keys=True))
+    if isinstance(payload, dict) and isinstance(payload.get("exp"), int | float):
+        print(f"expires in {payload['exp'] - time.time():.0f} s")
+    try:
+        settings = _key_settings(options.config)
+    except ConfigError as exc:
+        print(f"no key to verify with ({exc})")
+        return 1
+    if path is None:
+        aud = payload.get("aud") if isinstance(payload, dict) else None
+        path = aud if isinstance(aud, str) else "/"
+    try:
+        canonical = canonical_path(path.encode("utf-8"))
+        auth.verify_token(token, canonical, settings.rule_for(canonical), settings, time.time())
+    except InvalidPathError as exc:
+        print(f"result: invalid path ({exc})")
+        return 1
+    except AuthError as exc:
+        print(f"result: {exc.reason}")
+        return 1
+    print("result: ok")
+    return 0
+
+
+def _unverified(token: str) -> tuple[Any, Any]:
+    try:
+        return auth.decode_unverified(token)
+    except AuthError:
+        return "(not decodable)", "(not decodable)"

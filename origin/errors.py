@@ -1,0 +1,175 @@
+"""Every error the origin answers with, and the one place they become HTTP responses.
+
+    OriginError                        (abstract: status + public message)
+    ├── BadRequestError                400
+    │   ├── InvalidPathError           400 invalid path
+    │   ├── ParameterError             400 invalid parameters (names every failing one)
+    │   └── OutputTooLargeError        400 output too large
+    ├── AuthError                      403, X-Auth-Result: <reason>
+    ├── NotFoundError                  404
+    ├── UrlTooLongError                414
+    ├── UnprocessableSourceError       422 (corrupt, unsupported, too many bytes/pixels/frames)
+    └── OverloadedError                503 with Retry-After
+
+``transforms.TransformError`` subclasses are mapped here too (``_TRANSFORM_ERRORS``), so neither
+routes nor transforms build a response or pick a status code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from transforms import errors as transform_errors
+
+log = logging.getLogger("origin")
+
+
+class OriginError(Exception):
+    """Root of the origin's errors; each subclass fixes a status and a public message."""
+
+    status_code = 500
+    public_message = "internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        if type(self) is OriginError:
+            raise TypeError("OriginError is abstract; raise one of its subclasses")
+        super().__init__(detail or self.public_message)
+        self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.public_message}
+        if self.detail and self.detail != self.public_message:
+            body["detail"] = self.detail
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequestError(OriginError):
+    status_code = 400
+    public_message = "bad request"
+
+
+class InvalidPathError(BadRequestError):
+    public_message = "invalid path"
+
+
+class ParameterError(BadRequestError):
+    """One or more parameters failed; ``problems`` maps each parameter name to why."""
+
+    public_message = "invalid parameters"
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        super().__init__(None)
+        self.problems = dict(problems)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.public_message, "parameters": self.problems}
+
+
+class OutputTooLargeError(BadRequestError):
+    public_message = "output too large"
+
+
+class AuthError(OriginError):
+    """A token problem; ``reason`` is one of the words of SPEC §3, sent as ``X-Auth-Result``."""
+
+    status_code = 403
+    public_message = "forbidden"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.public_message, "reason": self.reason}
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Auth-Result": self.reason}
+
+
+class NotFoundError(OriginError):
+    status_code = 404
+    public_message = "not found"
+
+
+class UrlTooLongError(OriginError):
+    status_code = 414
+    public_message = "url too long"
+
+
+class UnprocessableSourceError(OriginError):
+    status_code = 422
+    public_message = "source cannot be processed"
+
+
+class OverloadedError(OriginError):
+    status_code = 503
+    public_message = "busy, retry later"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+_TRANSFORM_ERRORS: dict[type[transform_errors.TransformError], type[OriginError]] = {
+    transform_errors.UnsupportedImageError: UnprocessableSourceError,
+    transform_errors.CorruptImageError: UnprocessableSourceError,
+    transform_errors.ImageTooLargeError: UnprocessableSourceError,
+    transform_errors.TooManyFramesError: UnprocessableSourceError,
+    transform_errors.OutputTooLargeError: OutputTooLargeError,
+}
+
+
+def from_transform_error(exc: transform_errors.TransformError) -> OriginError:
+    """The origin error that a transform error stands for (resolved through the MRO)."""
+    for cls in type(exc).__mro__:
+        if cls in _TRANSFORM_ERRORS:
+            return _TRANSFORM_ERRORS[cls](exc.message)
+    return UnprocessableSourceError(exc.message)
+
+
+def error_response(exc: OriginError) -> Response:
+    headers = {"Cache-Control": "no-store", **exc.headers()}
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+async def handle_origin_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OriginError)
+    return error_response(exc)
+
+
+async def handle_transform_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, transform_errors.TransformError)
+    return error_response(from_transform_error(exc))
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (unrouted paths, other methods) as JSON, like every other error."""
+    assert isinstance(exc, HTTPException)
+    headers = {"Cache-Control": "no-store", **(exc.headers or {})}
+    return JSONResponse({"error": exc.detail.lower()}, status_code=exc.status_code, headers=headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Last resort: log the detail, tell the client nothing about it."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal error"}, status_code=500, headers={"Cache-Control": "no-store"})
+
+
+EXCEPTION_HANDLERS = {
+    OriginError: handle_origin_error,
+    transform_errors.TransformError: handle_transform_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

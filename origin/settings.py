@@ -1,0 +1,319 @@
+"""The origin's settings: frozen, validated once at start-up, then passed in.
+
+Sources, later ones winning: the defaults below, the TOML file (``--config`` / ``ORIGIN_CONFIG``),
+``ORIGIN_<NAME>`` environment variables, and the command line (``--root``). A setting that is unknown
+or has a bad value stops the start with a message naming it. No secret has a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from transforms import OutputFormat, RenderLimits
+
+MIN_SECRET_BYTES = 32
+DEV_KEY_ID = "dev"
+ENV_KEY_ID = "default"
+
+DEFAULT_PASSTHROUGH_TYPES = frozenset(
+    {"mp4", "webm", "mov", "m4v", "mp3", "m4a", "ogg", "oga", "wav", "flac", "pdf", "zip", "gz", "tar", "7z"}
+)
+SOURCE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "AVIF"})
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the offending setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one path prefix is protected (SPEC §2). The longest matching prefix applies."""
+
+    prefix: str = "/"
+    protect: bool = True
+    keys: tuple[str, ...] | None = None  # kids allowed to sign here; None = every key
+    max_token_lifetime: int | None = None
+    profile: str | None = None
+    unsigned_allowed: frozenset[str] | None = None  # None = every non-signed-only parameter
+    cache_max_age: int | None = None  # None = the global cache_max_age
+
+    def matches(self, path: str) -> bool:
+        return path.startswith(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    root: Path
+    keys: Mapping[str, bytes] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = (Rule(),)
+    profiles_dir: Path | None = None
+    default_format: OutputFormat = OutputFormat.ORIGINAL
+    cache_max_age: int = 30 * 24 * 3600
+    passthrough_types: frozenset[str] = DEFAULT_PASSTHROUGH_TYPES
+    max_source_bytes: int = 50 * 1024 * 1024
+    max_source_pixels: int = 50_000_000
+    max_output_dimension: int = 8192
+    max_text_length: int = 500
+    max_url_length: int = 8192
+    max_token_bytes: int = 4096
+    jwt_leeway: float = 5.0
+    render_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    render_queue: int = 64
+    render_timeout: float = 10.0
+    cache_max_bytes: int = 256 * 1024 * 1024
+    source_formats: frozenset[str] = SOURCE_FORMATS
+    max_animation_frames: int = 100
+    cors_allow_origin: str = "*"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def rule_for(self, path: str) -> Rule:
+        """The rule with the longest prefix matching ``path`` (a canonical path)."""
+        matching = [rule for rule in self.rules if rule.matches(path)]
+        return max(matching, key=lambda rule: len(rule.prefix))
+
+    def keys_for(self, rule: Rule) -> dict[str, bytes]:
+        if rule.keys is None:
+            return dict(self.keys)
+        return {kid: self.keys[kid] for kid in rule.keys}
+
+    @property
+    def render_limits(self) -> RenderLimits:
+        return RenderLimits(
+            max_source_pixels=self.max_source_pixels,
+            max_output_dimension=self.max_output_dimension,
+            max_animation_frames=self.max_animation_frames,
+            source_formats=self.source_formats,
+        )
+
+
+# Settings that a TOML top-level key or an ORIGIN_<NAME> variable may set, with their parsers.
+_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "rules")}
+_POSITIVE_INTS = (
+    "cache_max_age",
+    "max_source_bytes",
+    "max_source_pixels",
+    "max_output_dimension",
+    "max_text_length",
+    "max_url_length",
+    "max_token_bytes",
+    "render_concurrency",
+    "render_queue",
+    "cache_max_bytes",
+    "max_animation_frames",
+)
+
+
+def _validate(s: Settings) -> None:
+    if not s.root.is_dir():
+        raise ConfigError(f"root: {s.root} is not a directory")
+    if not s.keys:
+        raise ConfigError("keys: no signing key configured (set ORIGIN_JWT_SECRET or [keys], or use --dev)")
+    for kid, secret in s.keys.items():
+        if not kid or not isinstance(kid, str):
+            raise ConfigError("keys: a key id must be a non-empty string")
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ConfigError(f"keys.{kid}: a secret must be at least {MIN_SECRET_BYTES} bytes")
+    for name in _POSITIVE_INTS:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name}: must be a whole number above 0")
+    if s.cache_max_age < 0:
+        raise ConfigError("cache_max_age: must be 0 or more")
+    if not 0 <= s.jwt_leeway <= 300:
+        raise ConfigError("jwt_leeway: must be 0..300 seconds")
+    if not 0 < s.render_timeout <= 600:
+        raise ConfigError("render_timeout: must be above 0 and at most 600 seconds")
+    if s.max_output_dimension > 65_535:
+        raise ConfigError("max_output_dimension: must be at most 65535")
+    if not s.source_formats or not s.source_formats <= SOURCE_FORMATS:
+        raise ConfigError(f"source_formats: must be a non-empty subset of {sorted(SOURCE_FORMATS)}")
+    if s.default_format not in (
+        OutputFormat.ORIGINAL,
+        OutputFormat.OPTIMAL,
+        OutputFormat.JPG,
+        OutputFormat.PNG,
+        OutputFormat.WEBP,
+        OutputFormat.AVIF,
+        OutputFormat.GIF,
+    ):
+        raise ConfigError("default_format: unknown format")
+    if s.profiles_dir is not None and not s.profiles_dir.is_dir():
+        raise ConfigError(f"profiles_dir: {s.profiles_dir} is not a directory")
+    if not s.rules or not any(rule.prefix == "/" for rule in s.rules):
+        raise ConfigError("rules: a rule for the prefix '/' is required")
+    prefixes = [rule.prefix for rule in s.rules]
+    if len(set(prefixes)) != len(prefixes):
+        raise ConfigError("rules: two rules have the same prefix")
+    for rule in s.rules:
+        where = f"rules[{rule.prefix}]"
+        if not rule.prefix.startswith("/"):
+            raise ConfigError(f"{where}.prefix: must start with '/'")
+        if rule.keys is not None:
+            unknown = [kid for kid in rule.keys if kid not in s.keys]
+            if unknown or not rule.keys:
+                raise ConfigError(f"{where}.keys: unknown or empty key list {unknown}")
+        if rule.max_token_lifetime is not None and rule.max_token_lifetime < 1:
+            raise ConfigError(f"{where}.max_token_lifetime: must be above 0")
+        if rule.cache_max_age is not None and rule.cache_max_age < 0:
+            raise ConfigError(f"{where}.cache_max_age: must be 0 or more")
+        if rule.profile is not None:
+            raise ConfigError(f"{where}.profile: strict profiles are not supported by this version yet")
+
+
+def load_settings(
+    *,
+    config_path: str | None = None,
+    root: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dev: bool = False,
+) -> Settings:
+    """Build the settings from the TOML file, the environment and the command line."""
+    env = os.environ if env is None else env
+    config_path = config_path or env.get("ORIGIN_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if config_path:
+        try:
+            raw = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {config_path}: {exc.strerror}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config: {config_path} is not valid TOML: {exc}") from exc
+    base = Path(config_path).parent if config_path else Path.cwd()
+
+    unknown = sorted(set(raw) - _SCALARS - {"keys", "rules", "public_keys"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown setting")
+    if "public_keys" in raw:
+        raise ConfigError("public_keys: public-key verification is not supported by this version yet")
+
+    values: dict[str, Any] = {}
+    for name in sorted(_SCALARS):
+        if name in raw:
+            values[name] = _parse_setting(name, raw[name], base)
+        env_value = env.get(f"ORIGIN_{name.upper()}")
+        if env_value is not None and env_value != "":
+            values[name] = _parse_setting(name, env_value, Path.cwd(), from_env=True)
+    if root is not None:
+        values["root"] = Path(root)
+    if "root" not in values:
+        raise ConfigError("root: no image root given (--root, ORIGIN_ROOT or root in the config)")
+
+    keys = _parse_keys(raw.get("keys"))
+    env_secret = env.get("ORIGIN_JWT_SECRET")
+    if not keys and env_secret:
+        keys = {ENV_KEY_ID: env_secret.encode("utf-8")}
+    if dev and not keys:
+        keys = {DEV_KEY_ID: secrets.token_urlsafe(32).encode("ascii")}
+    rules = _parse_rules(raw.get("rules"))
+    return Settings(keys=keys, rules=rules, **values)
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """A copy of ``settings`` with some fields changed (validated again)."""
+    return replace(settings, **changes)
+
+
+def _parse_keys(raw: Any) -> dict[str, bytes]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("keys: must be a table of kid = secret")
+    keys = {}
+    for kid, secret in raw.items():
+        if not isinstance(secret, str):
+            raise ConfigError(f"keys.{kid}: must be a string")
+        keys[kid] = secret.encode("utf-8")
+    return keys
+
+
+_RULE_FIELDS = {f.name for f in fields(Rule)}
+
+
+def _parse_rules(raw: Any) -> tuple[Rule, ...]:
+    if raw is None:
+        return (Rule(),)
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError("rules: must be an array of tables ([[rules]])")
+    rules = []
+    for index, item in enumerate(raw):
+        where = f"rules[{index}]"
+        unknown = sorted(set(item) - _RULE_FIELDS)
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown setting")
+        prefix = item.get("prefix")
+        if not isinstance(prefix, str):
+            raise ConfigError(f"{where}.prefix: must be a string")
+        protect = item.get("protect", True)
+        if not isinstance(protect, bool):
+            raise ConfigError(f"{where}.protect: must be true or false")
+        keys = item.get("keys")
+        if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+            raise ConfigError(f"{where}.keys: must be a list of key ids")
+        allowed = item.get("unsigned_allowed")
+        if allowed is not None and not (isinstance(allowed, list) and all(isinstance(k, str) for k in allowed)):
+            raise ConfigError(f"{where}.unsigned_allowed: must be a list of parameter names")
+        for name in ("max_token_lifetime", "cache_max_age"):
+            value = item.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{where}.{name}: must be a whole number")
+        profile = item.get("profile")
+        if profile is not None and not isinstance(profile, str):
+            raise ConfigError(f"{where}.profile: must be a string")
+        rules.append(
+            Rule(
+                prefix=prefix,
+                protect=protect,
+                keys=tuple(keys) if keys is not None else None,
+                max_token_lifetime=item.get("max_token_lifetime"),
+                profile=profile,
+                unsigned_allowed=frozenset(allowed) if allowed is not None else None,
+                cache_max_age=item.get("cache_max_age"),
+            )
+        )
+    if not any(rule.prefix == "/" for rule in rules):
+        rules.append(Rule())  # fail closed: paths no rule names are protected by every key
+    return tuple(rules)
+
+
+def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False) -> Any:
+    """Parse one top-level setting from TOML (typed) or the environment (text)."""
+    try:
+        if name in ("root", "profiles_dir"):
+            if not isinstance(value, str) or not value:
+                raise ValueError("must be a path")
+            return (base / value).resolve()
+        if name == "default_format":
+            return OutputFormat(str(value))
+        if name in ("passthrough_types", "source_formats"):
+            items = value.split(",") if from_env and isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ValueError("must be a list of names")
+            cleaned = {i.strip().lstrip(".") for i in items if i.strip()}
+            return (
+                frozenset(i.upper() for i in cleaned)
+                if name == "source_formats"
+                else frozenset(i.lower() for i in cleaned)
+            )
+        if name == "cors_allow_origin":
+            if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
+                raise ValueError("must be a single-line string")
+            return value
+        if name in ("jwt_leeway", "render_timeout"):
+            if isinstance(value, bool):
+                raise ValueError("must be a number")
+            return float(value)
+        if name in _POSITIVE_INTS:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError("must be a whole number")
+            return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    raise ConfigError(f"{name}: unknown setting")

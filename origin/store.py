@@ -1,0 +1,88 @@
+"""Where originals come from: the ``SourceStore`` seam and the local-folder store.
+
+A store answers two questions: what version of a file is there now (``stat``, cheap, enough for a
+cache hit or a 304), and what its bytes are (``read``, only on a miss).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as stat_module
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from origin.errors import InvalidPathError, NotFoundError, UnprocessableSourceError
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """One version of one source file."""
+
+    path: str  # canonical request path
+    file: Path  # resolved location inside the root
+    size: int
+    mtime_ns: int
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the file's mtime or size does; the same in every process."""
+        return f"{self.mtime_ns:x}-{self.size:x}"
+
+    @property
+    def mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+class SourceStore(Protocol):
+    def stat(self, path: str) -> SourceInfo: ...
+
+    def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
+        """The bytes of the file and the version they belong to (which may be newer than ``info``)."""
+        ...
+
+
+class FolderStore:
+    """Originals in a local folder, confined to it with symlinks resolved."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = root.resolve()
+        self.max_bytes = max_bytes
+
+    def resolve(self, path: str) -> Path:
+        """The real location of canonical ``path``; ``InvalidPathError`` if it leaves the root."""
+        real = Path(os.path.realpath(self.root / path.lstrip("/")))
+        if real != self.root and not real.is_relative_to(self.root):
+            raise InvalidPathError("path leaves the image root")
+        return real
+
+    def stat(self, path: str) -> SourceInfo:
+        file = self.resolve(path)
+        try:
+            st = os.stat(file)
+        except OSError as exc:
+            raise NotFoundError() from exc
+        return self._info(path, file, st)
+
+    def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
+        try:
+            fd = os.open(info.file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidPathError("path leaves the image root") from exc
+            raise NotFoundError() from exc
+        with os.fdopen(fd, "rb") as handle:
+            current = self._info(info.path, info.file, os.fstat(fd))
+            data = handle.read(self.max_bytes + 1)
+        if len(data) != current.size:
+            # The file changed while it was read: a half-written file is never rendered.
+            raise UnprocessableSourceError("source changed while it was read; retry")
+        return data, current
+
+    def _info(self, path: str, file: Path, st: os.stat_result) -> SourceInfo:
+        if not stat_module.S_ISREG(st.st_mode):
+            raise NotFoundError()
+        if st.st_size > self.max_bytes:
+            raise UnprocessableSourceError("source is larger than max_source_bytes")
+        return SourceInfo(path=path, file=file, size=st.st_size, mtime_ns=st.st_mtime_ns)

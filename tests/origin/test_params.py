@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from origin.errors import ParameterError
+from origin.params import Merged, merge_params, parse_query
+from origin.settings import Rule, Settings
+from tests.conftest import FIXTURES, SECRET
+from transforms import Length, OutputFormat, ScaleMode, Subsampling
+
+PROTECTED = Rule(prefix="/", protect=True)
+PUBLIC = Rule(prefix="/", protect=False)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(root=FIXTURES, keys={"main": SECRET})
+
+
+def merge(settings: Settings, query: str = "", args: dict[str, Any] | None = None, rule: Rule = PROTECTED) -> Merged:
+    return merge_params(parse_query(query.encode()), args, rule, settings)
+
+
+def problems(
+    settings: Settings, query: str = "", args: dict[str, Any] | None = None, rule: Rule = PROTECTED
+) -> dict[str, str]:
+    with pytest.raises(ParameterError) as info:
+        merge(settings, query, args, rule)
+    return info.value.problems
+
+
+def test_no_parameters_gives_defaults(settings: Settings) -> None:
+    merged = merge(settings)
+    assert merged.options.resize.is_identity
+    assert merged.options.output.format is OutputFormat.ORIGINAL
+    assert merged.options.output.quality == 80
+    assert merged.download is False
+    assert merged.ignored == ()
+
+
+def test_default_format_comes_from_settings(settings: Settings) -> None:
+    optimal = Settings(root=FIXTURES, keys={"main": SECRET}, default_format=OutputFormat.OPTIMAL)
+    assert merge(optimal).options.output.format is OutputFormat.OPTIMAL
+    assert merge(optimal, "format=png").options.output.format is OutputFormat.PNG
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "expected"),
+    [
+        ("w=300", "width", Length(300)),
+        ("scale.width=300", "width", Length(300)),
+        ("h=40%25", "height", Length(40, percent=True)),
+        ("scale.height=12.5%25", "height", Length(12.5, percent=True)),
+        ("s=500", "longest", Length(500)),
+        ("scale.option=fill", "mode", ScaleMode.FILL),
+        ("scale.option=noup", "mode", ScaleMode.NOUP),
+        ("scale.option=ignore", "mode", ScaleMode.IGNORE),
+    ],
+)
+def test_size_parameters(settings: Settings, query: str, field: str, expected: object) -> None:
+    assert getattr(merge(settings, query).options.resize, field) == expected
+
+
+def test_crop_orientation_and_output_parameters(settings: Settings) -> None:
+    options = merge(
+        settings,
+        "cw=200&ch=50%25&cx=center&cy=10&crop.aspectratio=16:9&rotate=-90&flip=true&flop=false"
+        "&format=webp&quality=70&subsampling=4:4:4&progressive=true&webp-fallback=png&dl=true",
+    )
+    crop, orient, output = options.options.crop, options.options.orient, options.options.output
+    assert (crop.width, crop.height, crop.x, crop.y) == (Length(200), Length(50, True), None, Length(10))
+    assert crop.aspect_ratio == (16, 9)
+    assert (orient.rotate, orient.flip, orient.flop) == (-90.0, True, False)
+    assert output.format is OutputFormat.WEBP and output.quality == 70
+    assert output.subsampling is Subsampling.S444 and output.progressive is True
+    assert output.webp_fallback is OutputFormat.PNG
+    assert options.download is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0",
+        "8193",
+        "-1",
+        "+100",
+        " 100",
+        "100 ",
+        "1_000",
+        "１００",
+        "1e3",
+        "NaN",
+        "inf",
+        "0%",
+        "1001%",
+        "abc",
+        "",
+        "10px",
+        "0x10",
+        "100.0",
+        "5%%",
+    ],
+)
+def test_sizes_are_parsed_strictly(settings: Settings, value: str) -> None:
+    from urllib.parse import quote
+
+    assert problems(settings, f"w={quote(value)}") == {"w": "must be 1..8192 or 1%..1000%"}
+
+
+def test_size_bound_follows_max_output_dimension() -> None:
+    small = Settings(root=FIXTURES, keys={"main": SECRET}, max_output_dimension=1000)
+    assert problems(small, "w=1001") == {"w": "must be 1..1000 or 1%..1000%"}
+    assert merge(small, "w=1000").options.resize.width == Length(1000)
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("q=0", "q"),
+        ("q=101", "q"),
+        ("quality=abc", "quality"),
+        ("rotate=181", "rotate"),
+        ("rotate=1e2", "rotate"),
+        ("flip=yes", "flip"),
+        ("format=jpeg2000", "format"),
+        ("format=JPG", "format"),
+        ("subsampling=4:1:1", "subsampling"),
+        ("scale.option=cover", "scale.option"),
+        ("cx=101%25", "cx"),
+        ("crop.aspectratio=16x9", "crop.aspectratio"),
+        ("crop.aspectratio=0:9", "crop.aspectratio"),
+        ("webp-fallback=webp", "webp-fallback"),
+        ("dl=maybe", "dl"),
+    ],
+)
+def test_out_of_range_values_name_the_parameter(settings: Settings, query: str, name: str) -> None:
+    assert list(problems(settings, query)) == [name]
+
+
+def test_every_failing_parameter_is_named_at_once(settings: Settings) -> None:
+    found = problems(settings, "w=0&h=abc&bogus=1&q=1000&text=hi")
+    assert found == {
+        "w": "must be 1..8192 or 1%..1000%",
+        "h": "must be 1..8192 or 1%..1000%",
+        "bogus": "unknown parameter",
+        "q": "must be a whole number 1..100",
+        "text": "allowed only in signed args",
+    }
+
+
+@pytest.mark.parametrize("query", ["w=1&w=2", "w=1&scale.width=2", "q=5&quality=6"])
+def test_repeated_parameters_are_rejected_alias_or_not(settings: Settings, query: str) -> None:
+    found = problems(settings, query)
+    assert set(found.values()) == {"repeated parameter"}
+    assert set(found) == {pair.split("=")[0] for pair in query.split("&")}
+
+
+@pytest.mark.parametrize("name", ["text", "text.color", "text.text64", "watermark", "watermark.opacity", "profile"])
+def test_signed_only_parameters_are_rejected_unsigned_on_protected_paths(settings: Settings, name: str) -> None:
+    assert problems(settings, f"{name}=x") == {name: "allowed only in signed args"}
+    # ... whether or not the token sets them too
+    assert problems(settings, f"{name}=x", args={name: "y"}) == {name: "allowed only in signed args"}
+
+
+@pytest.mark.parametrize("name", ["text", "watermark", "profile", "blur", "canvas.width", "crop.type"])
+def test_signed_overlays_and_later_groups_are_never_silently_dropped(settings: Settings, name: str) -> None:
+    assert problems(settings, args={name: "x"}) == {name: "not supported yet"}
+    assert problems(settings, f"{name}=x", rule=PUBLIC) == {name: "not supported yet"}
+
+
+def test_signed_args_win_and_overridden_keys_are_listed(settings: Settings) -> None:
+    merged = merge(settings, "w=100&h=50&format=png", args={"w": 300, "format": "jpg", "q": 90})
+    assert merged.options.resize.width == Length(300)
+    assert merged.options.resize.height == Length(50)
+    assert merged.options.output.format is OutputFormat.JPG
+    assert merged.options.output.quality == 90
+    assert merged.ignored == ("w", "format")
+
+
+def test_alias_in_query_is_overridden_by_canonical_name_in_args(settings: Settings) -> None:
+    merged = merge(settings, "scale.width=100", args={"w": 300})
+    assert merged.options.resize.width == Length(300)
+    assert merged.ignored == ("scale.width",)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"w": 300}, {}),
+        ({"w": 300.0}, {}),
+        ({"w": "300"}, {}),
+        ({"w": "40%"}, {}),
+        ({"flip": True}, {}),
+        ({"w": 300.5}, {"w": "must be 1..8192 or 1%..1000%"}),
+        ({"w": True}, {"w": "must be 1..8192 or 1%..1000%"}),
+        ({"w": -3}, {"w": "must be 1..8192 or 1%..1000%"}),
+        ({"q": 1e20}, {"q": "must be a whole number 1..100"}),
+        ({"nope": 1}, {"nope": "unknown parameter"}),
+        ({"w": 1, "scale.width": 2}, {"w": "repeated parameter", "scale.width": "repeated parameter"}),
+    ],
+)
+def test_signed_args_are_validated_like_the_query(
+    settings: Settings, args: dict[str, Any], expected: dict[str, str]
+) -> None:
+    if expected:
+        assert problems(settings, args=args) == expected
+    else:
+        merge(settings, args=args)
+
+
+def test_unsigned_allowlist_applies_on_protected_rules_only(settings: Settings) -> None:
+    strict = Rule(prefix="/", protect=True, unsigned_allowed=frozenset({"w", "q"}))
+    assert merge(settings, "scale.width=200&quality=50", rule=strict).options.resize.width == Length(200)
+    assert problems(settings, "w=200&format=png&rotate=90", rule=strict) == {
+        "format": "not allowed unsigned on this path",
+        "rotate": "not allowed unsigned on this path",
+    }
+    # the token may still set what the query may not
+    assert merge(settings, args={"format": "png"}, rule=strict).options.output.format is OutputFormat.PNG
+    open_rule = Rule(prefix="/", protect=False, unsigned_allowed=frozenset({"w"}))
+    assert merge(settings, "format=png", rule=open_rule).options.output.format is OutputFormat.PNG
+
+
+def test_equal_options_give_equal_cache_keys_whatever_the_spelling(settings: Settings) -> None:
+    a = merge(settings, "w=300&quality=80&scale.option=fit&format=original").options
+    b = merge(settings, "scale.width=300").options
+    c = merge(settings, args={"w": 300.0}).options
+    assert a.cache_key() == b.cache_key() == c.cache_key()
+    assert a.cache_key() != merge(settings, "w=301").options.cache_key()
+
+
+def test_download_does_not_change_the_cache_key(settings: Settings) -> None:
+    assert merge(settings, "dl=true").options.cache_key() == merge(settings).options.cache_key()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"", []),
+        (b"w=1&h=2", [("w", "1"), ("h", "2")]),
+        (b"w=1;h=2", [("w", "1;h=2")]),
+        (b"text=%C3%A9t%C3%A9", [("text", "été")]),
+        (b"flip", [("flip", "")]),
+    ],
+)
+def test_parse_query(raw: bytes, expected: list[tuple[str, str]]) -> None:
+    assert parse_query(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [b"text=%ff", "w=é".encode(), b"&".join([b"a=1"] * 101)])
+def test_parse_query_rejects_bad_encoding_and_floods(raw: bytes) -> None:
+    with pytest.raises(ParameterError) as info:
+        parse_query(raw)
+    assert list(info.value.problems) == ["query"]
