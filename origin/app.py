@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -10,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from origin import routes
 from origin.cache import RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, UrlTooLongError, error_response
+from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.settings import Settings, load_settings
@@ -43,6 +47,20 @@ class RequestTargetMiddleware:
 
 
 def create_app(settings: Settings) -> Starlette:
+    state = AppState(
+        settings=settings,
+        store=FolderStore(settings.root, settings.max_source_bytes),
+        cache=RenderCache(settings.cache_max_bytes),
+        limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout),
+        flights=SingleFlight(),
+        limits=settings.render_limits,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        state.limiter.close()
+
     app = Starlette(
         routes=[
             Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
@@ -50,14 +68,9 @@ def create_app(settings: Settings) -> Starlette:
         ],
         middleware=[Middleware(RequestTargetMiddleware, max_url_length=settings.max_url_length)],
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
     )
-    app.state.origin = AppState(
-        settings=settings,
-        store=FolderStore(settings.root, settings.max_source_bytes),
-        cache=RenderCache(settings.cache_max_bytes),
-        limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout),
-        limits=settings.render_limits,
-    )
+    app.state.origin = state
     return app
 
 

@@ -83,7 +83,7 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
     expires_at = float(payload["exp"])
     if rule.max_token_lifetime is not None and expires_at - now > rule.max_token_lifetime:
         raise AuthError(LIFETIME)
-    if "use" in payload:
+    if payload.get("use") == "once":
         # One-time links need the used-token store; until it exists they are refused, never reusable.
         raise AuthError(INVALID_PAYLOAD)
     return Claims(expires_at=expires_at, audience=audience, args=_args(payload), kid=kid)
@@ -138,8 +138,11 @@ def _check_time_claims(payload: Mapping[str, Any], leeway: float, now: float) ->
 
 
 def _is_number(value: Any) -> bool:
+    """A JSON number a clock can be compared with: not a boolean, finite, below 10^15 seconds."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
+    if isinstance(value, int):
+        return abs(value) < 10**15  # math.isfinite would overflow on a 400-digit integer
     return math.isfinite(value) and abs(value) < 1e15
 
 

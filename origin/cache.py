@@ -13,9 +13,13 @@ from cachetools import LRUCache
 
 from transforms import Rendered
 
+ENTRY_OVERHEAD = 1024  # bytes charged per entry for its key, its Rendered object and the LRU's bookkeeping
+
 
 def _size(rendered: Rendered) -> int:
-    return len(rendered.body)
+    """What an entry costs the budget: its body plus a fixed overhead, so that many tiny renders
+    cannot hold far more memory than ``cache_max_bytes`` says."""
+    return len(rendered.body) + ENTRY_OVERHEAD
 
 
 class RenderCache:

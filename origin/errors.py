@@ -128,6 +128,7 @@ _TRANSFORM_ERRORS: dict[type[transform_errors.TransformError], type[OriginError]
     transform_errors.ImageTooLargeError: UnprocessableSourceError,
     transform_errors.TooManyFramesError: UnprocessableSourceError,
     transform_errors.OutputTooLargeError: OutputTooLargeError,
+    transform_errors.RenderTimeoutError: OverloadedError,
 }
 
 

@@ -1,13 +1,20 @@
-"""Bounded rendering: at most ``render_concurrency`` renders in worker threads, at most
-``render_queue`` waiting, each given ``render_timeout`` seconds. Past either bound: 503."""
+"""Bounded rendering: at most ``render_concurrency`` renders at once in a dedicated thread pool,
+at most ``render_queue`` more waiting; past that, an immediate 503.
+
+A request gives up after ``render_timeout`` seconds (503), but a Pillow operation cannot be
+interrupted: the render keeps its slot until its thread really finishes (the pipeline checks its
+deadline between steps, so that is soon), so abandoned renders can never pile up beyond the bound.
+Cache hits, 304s and authorisation failures never come here, so they never wait behind renders.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
+import time
 from collections.abc import Callable
-from typing import TypeVar
-
-import anyio
-import anyio.to_thread
+from typing import Any, TypeVar
 
 from origin.errors import OverloadedError
 
@@ -16,28 +23,39 @@ T = TypeVar("T")
 
 class RenderLimiter:
     def __init__(self, concurrency: int, queue: int, timeout: float) -> None:
-        self._slots = anyio.CapacityLimiter(concurrency)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="render")
         self._capacity = concurrency + queue
-        self._timeout = timeout
-        self._pending = 0  # running + waiting; only touched on the event loop
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._admitted = 0  # renders submitted and not yet finished, abandoned ones included
+        self.rejected = 0
 
     @property
-    def running(self) -> int:
-        return int(self._slots.borrowed_tokens)
+    def in_flight(self) -> int:
+        return self._admitted
 
-    @property
-    def waiting(self) -> int:
-        return self._pending - self.running
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` instant a render admitted now must finish by."""
+        return time.monotonic() + self.timeout
 
     async def run(self, func: Callable[..., T], *args: object) -> T:
-        """Run ``func(*args)`` in a worker thread within the bounds, or raise ``OverloadedError``."""
-        if self._pending >= self._capacity:
-            raise OverloadedError("render queue full", retry_after=1)
-        self._pending += 1
+        """Run ``func(*args)`` on the render pool within the bounds, or raise ``OverloadedError``."""
+        with self._lock:
+            if self._admitted >= self._capacity:
+                self.rejected += 1
+                raise OverloadedError("render queue full", retry_after=1)
+            self._admitted += 1
+        future = self._pool.submit(func, *args)
+        future.add_done_callback(self._finished)
         try:
-            with anyio.fail_after(self._timeout):
-                return await anyio.to_thread.run_sync(func, *args, limiter=self._slots, abandon_on_cancel=True)
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout)
         except TimeoutError as exc:
+            future.cancel()  # only succeeds while it is still queued; a running render ends at its deadline
             raise OverloadedError("render took longer than render_timeout", retry_after=2) from exc
-        finally:
-            self._pending -= 1
+
+    def _finished(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:  # called in the render thread, or here when a queued render is cancelled
+            self._admitted -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

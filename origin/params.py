@@ -54,28 +54,33 @@ def merge_params(
 
     args = _canonical_layer([(name, _arg_text(value)) for name, value in (signed or {}).items()], problems)
 
-    merged: dict[str, tuple[str, str]] = {"format": ("format", settings.default_format.value)}
-    merged.update(query)
-    merged.update(args)
-    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in args)
-
     limits = Limits(max_dimension=settings.max_output_dimension)
-    values: dict[str, Any] = {}
-    for canonical, (given, text) in merged.items():
-        if given in problems:
-            continue
-        try:
-            values[canonical] = BY_NAME[canonical].parse(text, limits)
-        except ValueProblem as exc:
-            problems[given] = str(exc)
+    defaults = _parse_layer({"format": ("format", settings.default_format.value)}, limits, problems)
+    unsigned_values = _parse_layer(query, limits, problems)  # checked even where the token overrides
+    signed_values = _parse_layer(args, limits, problems)
     if problems:
         raise ParameterError(problems)
+    values = {**defaults, **unsigned_values, **signed_values}
+    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in args)
 
     try:
         options = _build(values)
     except ValueError as exc:
         raise ParameterError({"parameters": str(exc)}) from exc
     return Merged(options=options, download=bool(values.get("dl", False)), ignored=ignored)
+
+
+def _parse_layer(layer: Mapping[str, tuple[str, str]], limits: Limits, problems: dict[str, str]) -> dict[str, Any]:
+    """Each value of one layer parsed by its registry entry; failures are added to ``problems``."""
+    values: dict[str, Any] = {}
+    for canonical, (given, text) in layer.items():
+        if given in problems:
+            continue
+        try:
+            values[canonical] = BY_NAME[canonical].parse(text, limits)
+        except ValueProblem as exc:
+            problems[given] = str(exc)
+    return values
 
 
 def _canonical_layer(pairs: Sequence[tuple[str, str]], problems: dict[str, str]) -> dict[str, tuple[str, str]]:

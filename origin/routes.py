@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -46,19 +47,20 @@ async def image(request: Request) -> Response:
     merged = merge_params(unsigned, claims.args if claims else None, rule, settings)
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images are served")
-    info = state.store.stat(path)
+    info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
 
     output = merged.options.output
     negotiated = negotiate(output.format, output.webp_fallback, request.headers.get("accept", ""))
-    options_key = merged.options.cache_key()
+    options_key = merged.options.cache_key(negotiated.encoding)
     rule_max_age = settings.cache_max_age if rule.cache_max_age is None else rule.cache_max_age
+    token_expiry = claims.expires_at if claims is not None and rule.protect else None
 
-    def describe(version: SourceInfo) -> tuple[tuple[str, str, str], dict[str, str]]:
-        key = (version.version, options_key, negotiated.encoding.value)
+    def describe(version: SourceInfo) -> tuple[tuple[str, str], dict[str, str]]:
+        key = (version.version, options_key)
         freshness = Freshness(
             etag=make_etag(*key),
             last_modified=version.mtime,
-            max_age=max_age(rule_max_age, claims.expires_at if claims else None, now),
+            max_age=max_age(rule_max_age, token_expiry, now),
             now=now,
             vary_accept=negotiated.vary_accept,
         )
@@ -81,23 +83,30 @@ async def image(request: Request) -> Response:
         headers["X-Cache"] = "HIT"
     else:
         started = time.perf_counter()
-        rendered, current = await state.limiter.run(_read_and_render, state, info, merged.options, negotiated.encoding)
+
+        async def read_render_keep() -> tuple[Rendered, SourceInfo]:
+            rendered, current = await state.limiter.run(
+                _read_and_render, state, info, merged.options, negotiated.encoding, state.limiter.deadline()
+            )
+            state.cache.put(key if current.version == info.version else describe(current)[0], rendered)
+            return rendered, current
+
+        (rendered, current), shared = await state.flights.run(key, read_render_keep)
         if current.version != info.version:  # the file changed after the stat: describe what was read
-            key, fresh = describe(current)
-            headers.update(fresh)
-        state.cache.put(key, rendered)
+            headers.update(describe(current)[1])
         headers["X-Cache"] = "MISS"
-        headers["Server-Timing"] = _server_timing(rendered, time.perf_counter() - started)
+        if not shared:
+            headers["Server-Timing"] = _server_timing(rendered, time.perf_counter() - started)
     headers["Content-Disposition"] = content_disposition(path, rendered.extension, merged.download)
     return Response(rendered.body, headers=headers, media_type=rendered.media_type)
 
 
 def _read_and_render(
-    state: AppState, info: SourceInfo, options: RenderOptions, encoding: Encoding
+    state: AppState, info: SourceInfo, options: RenderOptions, encoding: Encoding, deadline: float
 ) -> tuple[Rendered, SourceInfo]:
-    """The whole miss in one worker thread: read the source once, render it once."""
+    """The whole miss in one render thread: read the source once, render it once."""
     data, current = state.store.read(info)
-    return render(data, options, encoding, state.limits), current
+    return render(data, options, encoding, state.limits, deadline=deadline), current
 
 
 def _server_timing(rendered: Rendered, total: float) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from origin.cache import RenderCache
+from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.settings import Settings
-from origin.store import SourceStore
-from transforms import RenderLimits
+from origin.store import SourceInfo, SourceStore
+from transforms import Rendered, RenderLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,4 +18,5 @@ class AppState:
     store: SourceStore
     cache: RenderCache
     limiter: RenderLimiter
+    flights: SingleFlight[tuple[Rendered, SourceInfo]]
     limits: RenderLimits

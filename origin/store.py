@@ -73,12 +73,23 @@ class FolderStore:
                 raise InvalidPathError("path leaves the image root") from exc
             raise NotFoundError() from exc
         with os.fdopen(fd, "rb") as handle:
+            self._confine_open_file(fd)
             current = self._info(info.path, info.file, os.fstat(fd))
             data = handle.read(self.max_bytes + 1)
         if len(data) != current.size:
             # The file changed while it was read: a half-written file is never rendered.
             raise UnprocessableSourceError("source changed while it was read; retry")
         return data, current
+
+    def _confine_open_file(self, fd: int) -> None:
+        """The file actually opened is inside the root (a folder swapped for a symlink between
+        ``stat`` and ``read`` would otherwise lead out of it). Linux names it in /proc."""
+        try:
+            opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            return  # no /proc: the O_NOFOLLOW open of the resolved path is the guard
+        if not opened.is_relative_to(self.root):
+            raise InvalidPathError("path leaves the image root")
 
     def _info(self, path: str, file: Path, st: os.stat_result) -> SourceInfo:
         if not stat_module.S_ISREG(st.st_mode):

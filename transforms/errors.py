@@ -5,7 +5,8 @@
     ├── CorruptImageError          the bytes claim a known format but cannot be decoded
     ├── ImageTooLargeError         the source's header claims more pixels than allowed
     ├── TooManyFramesError         an animation has more frames than allowed
-    └── OutputTooLargeError        the requested output would exceed the largest side allowed
+    ├── OutputTooLargeError        the requested output would exceed the largest side allowed
+    └── RenderTimeoutError         the render passed its deadline (checked between steps)
 
 These carry no HTTP status: ``origin.errors`` maps each class to one.
 """
@@ -41,3 +42,7 @@ class TooManyFramesError(TransformError):
 
 class OutputTooLargeError(TransformError):
     """The requested output has a side longer than the configured limit."""
+
+
+class RenderTimeoutError(TransformError):
+    """The render passed the deadline it was given; checked between steps, as Pillow cannot be interrupted."""

@@ -2,11 +2,12 @@
 
 Built once by ``origin.params`` from the merged request parameters and passed down unchanged.
 Each class checks its own invariants in ``__post_init__``, so an invalid one cannot exist.
-``RenderOptions.cache_key()`` is the canonical text of everything that decides the output bytes.
+``RenderOptions.cache_key(encoding)`` is the canonical text of everything that decides the output bytes.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -49,6 +50,10 @@ class Subsampling(StrEnum):
     S444 = "4:4:4"
     S422 = "4:2:2"
     S420 = "4:2:0"
+
+
+_LOSSY = frozenset({Encoding.JPEG, Encoding.WEBP, Encoding.AVIF, Encoding.SOURCE, Encoding.CLASSIC})
+_JPEG_LIKE = frozenset({Encoding.JPEG, Encoding.SOURCE, Encoding.CLASSIC})
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,141 @@ class OutputSpec:
         if self.webp_fallback in (OutputFormat.WEBP, OutputFormat.OPTIMAL):
             raise ValueError("webp-fallback must name a format other than webp and optimal")
 
+    def encoder_settings(self, encoding: Encoding) -> tuple[str, ...]:
+        """The settings that change the bytes of ``encoding`` (its share of the cache key).
+
+        ``SOURCE`` and ``CLASSIC`` may turn out to be JPEG, so they keep every JPEG setting.
+        """
+        settings: tuple[str, ...] = ()
+        if encoding in _LOSSY:
+            settings += (f"q{self.quality}",)
+        if encoding in _JPEG_LIKE:
+            settings += (_canonical(self.subsampling), _canonical(self.progressive))
+        return settings
+
+
+class Gravity(StrEnum):
+    """Where an overlay is anchored on the image."""
+
+    NORTHWEST = "northwest"
+    NORTH = "north"
+    NORTHEAST = "northeast"
+    WEST = "west"
+    CENTER = "center"
+    EAST = "east"
+    SOUTHWEST = "southwest"
+    SOUTH = "south"
+    SOUTHEAST = "southeast"
+
+
+class TextAlign(StrEnum):
+    LEFT = "left"
+    CENTER = "center"
+    RIGHT = "right"
+
+
+class FontStyle(StrEnum):
+    NORMAL = "normal"
+    ITALIC = "italic"
+
+
+class FontWeight(StrEnum):
+    NORMAL = "normal"
+    BOLD = "bold"
+
+
+class Layer(StrEnum):
+    FRONT = "front"  # over the image
+    BACK = "back"  # under the image: shows only through its transparent parts
+
+
+RGBA = tuple[int, int, int, int]
+
+
+def _check_percent(name: str, value: int) -> None:
+    if not 0 <= value <= 100:
+        raise ValueError(f"{name} must be 0..100")
+
+
+def _check_colour(name: str, value: RGBA | None) -> None:
+    if value is not None and (len(value) != 4 or not all(0 <= channel <= 255 for channel in value)):
+        raise ValueError(f"{name} must be four channels 0..255")
+
+
+@dataclass(frozen=True, slots=True)
+class TextSpec:
+    """A text overlay (Sirv's ``text.*``), drawn on the final image after any watermark.
+
+    Pixel values (``font_size``, ``x``/``y`` in pixels, outline width and blur) are in the source
+    image's pixel grid and scale with the output, so the same options at ``w=300`` and ``w=1200``
+    give the same relative layout. ``size`` is the width of the widest line as a percentage of the
+    output width; with neither ``size`` nor ``font_size`` the font is 5% of the output width.
+    """
+
+    text: str
+    size: float | None = None
+    font_size: int | None = None
+    align: TextAlign = TextAlign.CENTER
+    gravity: Gravity = Gravity.CENTER
+    x: Length | None = None
+    y: Length | None = None
+    family: str = "sans"
+    style: FontStyle = FontStyle.NORMAL
+    weight: FontWeight = FontWeight.NORMAL
+    color: RGBA = (255, 255, 255, 255)
+    opacity: int = 100
+    outline_width: int = 0
+    outline_color: RGBA = (0, 0, 0, 255)
+    outline_opacity: int = 100
+    outline_blur: int = 0
+    background_color: RGBA | None = None
+    background_opacity: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.text or not self.text.strip():
+            raise ValueError("text must not be empty")
+        if self.size is not None and not 0 < self.size <= 100:
+            raise ValueError("text size must be above 0 and at most 100 (% of the width)")
+        if self.font_size is not None and self.font_size < 1:
+            raise ValueError("font size must be at least 1 px")
+        if self.outline_width < 0 or self.outline_blur < 0:
+            raise ValueError("outline width and blur must be 0 or more")
+        for name in ("opacity", "outline_opacity", "background_opacity"):
+            _check_percent(name, getattr(self, name))
+        for name in ("color", "outline_color", "background_color"):
+            _check_colour(name, getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class WatermarkSpec:
+    """An image overlay (Sirv's ``watermark.*``). ``path`` is the canonical path of the mark under
+    the image root; the origin reads it and hands its bytes to ``render``. ``width``/``height`` in
+    pixels are in the source's pixel grid (they scale with the output); in percent, of the output.
+    """
+
+    path: str
+    gravity: Gravity = Gravity.CENTER
+    tile: bool = False
+    x: Length | None = None
+    y: Length | None = None
+    width: Length | None = None
+    height: Length | None = None
+    scale_mode: ScaleMode = ScaleMode.FIT
+    opacity: int = 100
+    rotate: float = 0.0
+    layer: Layer = Layer.FRONT
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError("a watermark path must start with /")
+        _check_percent("opacity", self.opacity)
+        if not math.isfinite(self.rotate) or not -180 <= self.rotate <= 180:
+            raise ValueError("watermark rotate must be -180..180")
+        for name in ("width", "height"):
+            length = getattr(self, name)
+            if length is not None and length.value <= 0:
+                raise ValueError(f"watermark {name} must be above 0")
+
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
@@ -164,11 +304,16 @@ class RenderOptions:
     resize: ResizeSpec = field(default_factory=ResizeSpec)
     crop: CropSpec = field(default_factory=CropSpec)
     orient: OrientSpec = field(default_factory=OrientSpec)
+    watermark: WatermarkSpec | None = None
+    text: TextSpec | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
 
-    def cache_key(self) -> str:
-        """Canonical text of the options: equal options give equal keys, whatever the URL said."""
-        return "|".join(_canonical(getattr(self, f.name)) for f in fields(self))
+    def cache_key(self, encoding: Encoding) -> str:
+        """Canonical text of what decides the bytes once the format is negotiated: equal renders give
+        equal keys, whatever the URL said (``format=webp`` and ``optimal`` resolved to WebP agree, and
+        ``q`` counts only for an encoder that uses it)."""
+        parts = [_canonical(getattr(self, f.name)) for f in fields(self) if f.name != "output"]
+        return "|".join([*parts, encoding.value, *self.output.encoder_settings(encoding)])
 
 
 def _canonical(value: object) -> str:
@@ -178,6 +323,8 @@ def _canonical(value: object) -> str:
         return value.canonical()
     if isinstance(value, StrEnum):
         return value.value
+    if isinstance(value, str):
+        return json.dumps(value)  # quoted and escaped: free text cannot forge a separator
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):

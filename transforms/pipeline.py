@@ -22,6 +22,7 @@ from .color import to_srgb
 from .crop import crop
 from .decode import load, open_image
 from .encode import encode
+from .errors import RenderTimeoutError
 from .options import Encoding, RenderLimits, RenderOptions
 from .orient import orient
 from .plan import Plan, plan_render
@@ -85,6 +86,7 @@ def render(
     limits: RenderLimits,
     *,
     draft: bool = True,
+    deadline: float | None = None,
 ) -> Rendered:
     """Decode ``data``, apply ``options`` and encode the result as ``encoding``.
 
@@ -96,10 +98,12 @@ def render(
     :param limits: the bounds to respect.
     :param draft: let JPEG sources decode at a reduced DCT scale when the output is small
         (the default); ``False`` always decodes every pixel (for comparisons and benchmarks).
+    :param deadline: a ``time.monotonic()`` instant; past it the render stops at the next step.
     :raises UnsupportedImageError: ``data`` is not an image in an allowed format.
     :raises ImageTooLargeError: the source has more pixels than allowed.
     :raises CorruptImageError: ``data`` cannot be decoded.
     :raises OutputTooLargeError: the output would have a side longer than allowed.
+    :raises RenderTimeoutError: ``deadline`` passed.
     """
     started = time.perf_counter()
     source = open_image(data, limits)
@@ -108,7 +112,9 @@ def render(
     decoded = time.perf_counter()
     job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile)
     for step in STEPS:
+        _check_deadline(deadline)
         image = step(image, job)
+    _check_deadline(deadline)
     transformed = time.perf_counter()
     encoded = encode(image, encoding, options.output, source.format)
     finished = time.perf_counter()
@@ -122,3 +128,8 @@ def render(
         transform_seconds=transformed - decoded,
         encode_seconds=finished - transformed,
     )
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise RenderTimeoutError("the render took longer than allowed")

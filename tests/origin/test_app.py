@@ -54,6 +54,14 @@ def test_max_age_is_capped_by_cache_max_age(settings: Settings, sign: Sign) -> N
     assert response.headers["cache-control"] == "public, max-age=60"
 
 
+def test_a_token_on_a_public_rule_does_not_shorten_its_max_age(settings: Settings, sign: Sign) -> None:
+    public = with_overrides(settings, rules=(Rule(prefix="/"), Rule(prefix="/gallery/", protect=False)))
+    response = TestClient(create_app(public)).get(sign("/gallery/one.jpg", exp_in=60, args={"w": 20}))
+    assert response.status_code == 200
+    assert response.headers["x-auth-result"] == "ok"
+    assert response.headers["cache-control"] == f"public, max-age={settings.cache_max_age}"
+
+
 def test_public_rule_uses_its_own_cache_max_age(settings: Settings) -> None:
     public = with_overrides(
         settings, rules=(Rule(prefix="/"), Rule(prefix="/gallery/", protect=False, cache_max_age=900))
@@ -318,9 +326,20 @@ def test_not_found_after_authorisation(client: TestClient, sign: Sign) -> None:
     assert_json_error(client.get(sign("/notes.txt")), 404, "not found")
 
 
-@pytest.mark.parametrize("path", ["/healthz/x.jpg", "/v2/files/a.jpg", "/studio", "/openapi.json", "/metrics"])
-def test_reserved_names_are_never_served_as_files(client: TestClient, sign: Sign, path: str) -> None:
-    assert client.get(sign(path)).status_code == 404
+@pytest.mark.parametrize(
+    "path", ["/healthz", "/healthz/x.jpg", "/v2/files/a.jpg", "/studio", "/studio/a.png", "/openapi.json", "/metrics"]
+)
+def test_reserved_names_are_never_served_as_files(tmp_path: Path, sign: Sign, path: str) -> None:
+    target = tmp_path / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "gallery" / "one.jpg", target)
+    shutil.copy(FIXTURES / "gallery" / "one.jpg", tmp_path / "control.jpg")
+    client = TestClient(create_app(Settings(root=tmp_path, keys={"main": SECRET})))
+    assert client.get(sign("/control.jpg")).status_code == 200
+    response = client.get(sign(path))
+    assert response.content != target.read_bytes()
+    if path != "/healthz":
+        assert_json_error(response, 404, "not found")
 
 
 def test_other_methods_are_405(client: TestClient, sign: Sign) -> None:

@@ -579,3 +579,13 @@ def test_any_text_is_rejected_with_a_reason(auth_settings: Settings, token: str)
     with pytest.raises(AuthError) as raised:
         verify(token, "/photo.jpg", auth_settings, float(n))
     assert raised.value.reason in REASONS
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("digits", [16, 400])
+def test_huge_integer_time_claims_are_an_invalid_payload_not_a_crash(
+    auth_settings: Settings, claim: str, digits: int
+) -> None:
+    n = int(time.time())
+    payload = {"exp": n + 300, claim: int("9" * digits)}
+    assert_reason(INVALID_PAYLOAD, raw(payload), "/photo.jpg", auth_settings, float(n))

@@ -8,7 +8,7 @@ from origin.errors import ParameterError
 from origin.params import Merged, merge_params, parse_query
 from origin.settings import Rule, Settings
 from tests.conftest import FIXTURES, SECRET
-from transforms import Length, OutputFormat, ScaleMode, Subsampling
+from transforms import Encoding, Length, OutputFormat, ScaleMode, Subsampling
 
 PROTECTED = Rule(prefix="/", protect=True)
 PUBLIC = Rule(prefix="/", protect=False)
@@ -227,12 +227,40 @@ def test_equal_options_give_equal_cache_keys_whatever_the_spelling(settings: Set
     a = merge(settings, "w=300&quality=80&scale.option=fit&format=original").options
     b = merge(settings, "scale.width=300").options
     c = merge(settings, args={"w": 300.0}).options
-    assert a.cache_key() == b.cache_key() == c.cache_key()
-    assert a.cache_key() != merge(settings, "w=301").options.cache_key()
+    assert a.cache_key(Encoding.SOURCE) == b.cache_key(Encoding.SOURCE) == c.cache_key(Encoding.SOURCE)
+    assert a.cache_key(Encoding.SOURCE) != merge(settings, "w=301").options.cache_key(Encoding.SOURCE)
+    assert a.cache_key(Encoding.SOURCE) != a.cache_key(Encoding.WEBP)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "encoding", "same"),
+    [
+        ("format=webp", "format=optimal", Encoding.WEBP, True),  # both resolved to WebP
+        ("format=webp&webp-fallback=png", "format=webp", Encoding.WEBP, True),
+        ("format=png&q=10", "format=png&q=90", Encoding.PNG, True),  # PNG ignores q
+        ("format=png&subsampling=4:4:4", "format=png", Encoding.PNG, True),
+        ("format=webp&progressive=true", "format=webp", Encoding.WEBP, True),
+        ("format=webp&q=10", "format=webp&q=90", Encoding.WEBP, False),
+        ("format=jpg&subsampling=4:4:4", "format=jpg", Encoding.JPEG, False),
+        ("format=jpg&progressive=true", "format=jpg", Encoding.JPEG, False),
+        ("q=10", "q=90", Encoding.SOURCE, False),  # the source may be a JPEG
+    ],
+)
+def test_cache_key_counts_only_what_the_encoder_uses(
+    settings: Settings, first: str, second: str, encoding: Encoding, same: bool
+) -> None:
+    a = merge(settings, first).options.cache_key(encoding)
+    b = merge(settings, second).options.cache_key(encoding)
+    assert (a == b) is same
 
 
 def test_download_does_not_change_the_cache_key(settings: Settings) -> None:
-    assert merge(settings, "dl=true").options.cache_key() == merge(settings).options.cache_key()
+    key = merge(settings).options.cache_key(Encoding.JPEG)
+    assert merge(settings, "dl=true").options.cache_key(Encoding.JPEG) == key
+
+
+def test_a_bad_unsigned_value_is_a_400_even_when_the_token_overrides_it(settings: Settings) -> None:
+    assert problems(settings, "w=abc", args={"w": 100}) == {"w": "must be 1..8192 or 1%..1000%"}
 
 
 @pytest.mark.parametrize(

@@ -303,3 +303,34 @@ def test_damaged_image_data_never_escapes_as_anything_but_a_transform_error(
     except TransformError:
         return
     assert decode(result.body).size == (result.width, result.height)
+
+
+def test_render_stops_at_its_deadline() -> None:
+    import time
+
+    from transforms import RenderTimeoutError
+
+    with pytest.raises(RenderTimeoutError):
+        render(fixture_bytes("photo.jpg"), options(w=100), Encoding.JPEG, RenderLimits(), deadline=time.monotonic() - 1)
+    assert (
+        render(
+            fixture_bytes("photo.jpg"), options(w=100), Encoding.JPEG, RenderLimits(), deadline=time.monotonic() + 60
+        ).width
+        == 100
+    )
+
+
+def test_render_decodes_jpeg_at_a_reduced_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transforms.pipeline as pipeline
+
+    decoded: list[tuple[int, int]] = []
+    real_load = pipeline.load
+
+    def spy(*args: object, **kwargs: object) -> Image.Image:
+        image = real_load(*args, **kwargs)  # type: ignore[arg-type]
+        decoded.append(image.size)
+        return image
+
+    monkeypatch.setattr(pipeline, "load", spy)
+    render(fixture_bytes("photo.jpg"), options(w=100), Encoding.JPEG, RenderLimits())
+    assert decoded and decoded[0][0] <= 1200 // 4  # 1200 px wide source, 100 px target: DCT scale 1/4 or less
