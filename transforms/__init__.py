@@ -6,6 +6,7 @@ here reads settings, the environment, the network or the file system.
 
 from __future__ import annotations
 
+from .assets import Assets, FontBook, FontFace
 from .color import flatten, to_srgb
 from .crop import crop
 from .decode import SourceImage, load, open_image
@@ -20,8 +21,13 @@ from .errors import (
     UnsupportedImageError,
 )
 from .options import (
+    RGBA,
     CropSpec,
     Encoding,
+    FontStyle,
+    FontWeight,
+    Gravity,
+    Layer,
     Length,
     OrientSpec,
     OutputFormat,
@@ -31,42 +37,61 @@ from .options import (
     ResizeSpec,
     ScaleMode,
     Subsampling,
+    TextAlign,
+    TextSpec,
+    WatermarkSpec,
 )
 from .orient import flip, flop, orient, rotate
 from .pipeline import STEPS, Rendered, render
 from .plan import Plan, plan_render, planned_size
 from .resize import resize
+from .text import draw_text
+from .watermark import apply_watermark, load_mark
 
 __all__ = [
-    "STEPS",
+    "Assets",
     "CorruptImageError",
     "CropSpec",
     "Encoded",
     "Encoding",
+    "FontBook",
+    "FontFace",
+    "FontStyle",
+    "FontWeight",
+    "Gravity",
     "ImageTooLargeError",
+    "Layer",
     "Length",
     "OrientSpec",
     "OutputFormat",
     "OutputSpec",
     "OutputTooLargeError",
-    "RenderTimeoutError",
     "Plan",
+    "RGBA",
     "RenderLimits",
     "RenderOptions",
+    "RenderTimeoutError",
     "Rendered",
     "ResizeSpec",
+    "STEPS",
     "ScaleMode",
     "SourceImage",
     "Subsampling",
+    "TextAlign",
+    "TextSpec",
     "TooManyFramesError",
     "TransformError",
     "UnsupportedImageError",
+    "WatermarkSpec",
+    "apply_watermark",
     "crop",
+    "draw_text",
     "encode",
     "flatten",
     "flip",
     "flop",
     "load",
+    "load_mark",
     "open_image",
     "orient",
     "plan_render",

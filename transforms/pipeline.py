@@ -3,7 +3,7 @@
     open_image  header only: format allowlist, pixel limit, EXIF orientation
     plan_render every size, from the header (refuses an oversized output before decoding)
     load        decode once (JPEG at the smallest sufficient DCT scale), EXIF orientation, mode
-    STEPS       scale -> crop -> rotate/flip/flop -> colour to sRGB
+    STEPS       scale -> crop -> rotate/flip/flop -> colour to sRGB -> watermark -> text
     encode      format, quality, transparency flattened for JPEG, no metadata
 
 Whatever order the URL gave the parameters in, this is the order they act in. Each step returns
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .assets import Assets
 from .color import to_srgb
 from .crop import crop
 from .decode import load, open_image
@@ -27,6 +28,10 @@ from .options import Encoding, RenderLimits, RenderOptions
 from .orient import orient
 from .plan import Plan, plan_render
 from .resize import resize
+from .text import draw_text
+from .watermark import apply_watermark, load_mark
+
+_NO_ASSETS = Assets()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +50,18 @@ class Rendered:
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    """What the steps read (never write): the options, the plan and the source's colour space."""
+    """What the steps read (never write): the options, the plan, the source's colour space, the assets."""
 
     options: RenderOptions
     plan: Plan
     limits: RenderLimits
     icc_profile: bytes | None
+    assets: Assets
+
+    @property
+    def overlay_scale(self) -> float:
+        """Output pixels per source pixel: overlay sizes in source pixels scale with the output."""
+        return self.plan.scaled[0] / self.plan.source[0]
 
 
 Step = Callable[[Image.Image, _Job], Image.Image]
@@ -75,7 +86,22 @@ def _to_srgb(image: Image.Image, job: _Job) -> Image.Image:
     return to_srgb(image, job.icc_profile)
 
 
-STEPS: tuple[Step, ...] = (_scale, _crop, _orient, _to_srgb)
+def _watermark(image: Image.Image, job: _Job) -> Image.Image:
+    spec = job.options.watermark
+    if spec is None:
+        return image
+    if job.assets.watermark is None:
+        raise ValueError("a watermark was asked for but its bytes were not given")
+    mark = load_mark(job.assets.watermark, job.limits)
+    return apply_watermark(image, mark, spec, job.overlay_scale)
+
+
+def _text(image: Image.Image, job: _Job) -> Image.Image:
+    spec = job.options.text
+    return image if spec is None else draw_text(image, spec, job.assets.fonts, job.overlay_scale)
+
+
+STEPS: tuple[Step, ...] = (_scale, _crop, _orient, _to_srgb, _watermark, _text)
 """The pixel steps between decoding and encoding, in the order they run."""
 
 
@@ -85,6 +111,7 @@ def render(
     encoding: Encoding,
     limits: RenderLimits,
     *,
+    assets: Assets = _NO_ASSETS,
     draft: bool = True,
     deadline: float | None = None,
 ) -> Rendered:
@@ -96,6 +123,7 @@ def render(
     :param options: what to do, in any order; applied in the order of this module's docstring.
     :param encoding: the negotiated output format (``SOURCE`` and ``CLASSIC`` included).
     :param limits: the bounds to respect.
+    :param assets: the fonts and the watermark's bytes, when the options ask for overlays.
     :param draft: let JPEG sources decode at a reduced DCT scale when the output is small
         (the default); ``False`` always decodes every pixel (for comparisons and benchmarks).
     :param deadline: a ``time.monotonic()`` instant; past it the render stops at the next step.
@@ -110,7 +138,7 @@ def render(
     plan = plan_render(*source.size, options, limits)
     image = load(source, plan.decode if draft else None)
     decoded = time.perf_counter()
-    job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile)
+    job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile, assets=assets)
     for step in STEPS:
         _check_deadline(deadline)
         image = step(image, job)

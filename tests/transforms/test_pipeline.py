@@ -65,7 +65,7 @@ def rendered_image(name: str, opts: RenderOptions, encoding: Encoding = Encoding
 
 
 def test_the_steps_are_declared_in_order() -> None:
-    assert [step.__name__ for step in STEPS] == ["_scale", "_crop", "_orient", "_to_srgb"]
+    assert [step.__name__ for step in STEPS] == ["_scale", "_crop", "_orient", "_to_srgb", "_watermark", "_text"]
 
 
 def test_scale_comes_before_crop() -> None:
