@@ -12,6 +12,7 @@ import random
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -54,7 +55,32 @@ def naive(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def overlays() -> None:
+    """Cost of a text overlay and of a tiled watermark on a 1200 px render, against the same render."""
+    from origin.fonts import load_font_book
+    from transforms import Assets, Gravity, TextSpec, WatermarkSpec
+
+    data = photographic_jpeg(1200, 800)
+    mark = (Path(__file__).resolve().parent.parent / "fixtures" / "images" / "watermark.png").read_bytes()
+    assets = Assets(fonts=load_font_book(), watermark=mark)
+    base = RenderOptions(resize=ResizeSpec(width=Length(1200)))
+    cases = {
+        "plain": base,
+        "text overlay": replace(base, text=TextSpec(text="© Studio — preview", size=60, outline_width=2)),
+        "tiled watermark": replace(base, watermark=WatermarkSpec(path="/w.png", tile=True, opacity=50)),
+        "centred watermark": replace(base, watermark=WatermarkSpec(path="/w.png", gravity=Gravity.CENTER)),
+    }
+    timings = {
+        name: median_ms(lambda o=o: render(data, o, Encoding.JPEG, RenderLimits(), assets=assets), 25)
+        for name, o in cases.items()
+    }
+    print("1200x800 JPEG rendered at 1200 px, JPEG out:")
+    for name, ms in timings.items():
+        print(f"  {name:18} median {ms:6.1f} ms   {ms / timings['plain']:5.2f}x plain")
+
+
 def main() -> None:
+    overlays()
     data = photographic_jpeg()
     print(f"source: 3000x2000 JPEG, {len(data) / 1e6:.2f} MB")
     options = RenderOptions(resize=ResizeSpec(width=Length(300)))

@@ -14,8 +14,10 @@ from origin import routes
 from origin.cache import RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
+from origin.fonts import load_font_book
 from origin.limiter import RenderLimiter
 from origin.paths import CANONICAL_PATH, canonical_path
+from origin.profiles import ProfileStore
 from origin.settings import Settings, load_settings
 from origin.state import AppState
 from origin.store import FolderStore
@@ -53,6 +55,8 @@ def create_app(settings: Settings) -> Starlette:
         cache=RenderCache(settings.cache_max_bytes),
         limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout),
         flights=SingleFlight(),
+        profiles=ProfileStore(settings.profiles_dir),
+        fonts=load_font_book(),
         limits=settings.render_limits,
     )
 

@@ -47,7 +47,7 @@ class Claims:
     expires_at: float
     audience: tuple[str, ...] | None
     args: Mapping[str, ArgValue]
-    kid: str | None
+    key_id: str  # the id of the key whose signature matched
 
 
 def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: float) -> Claims:
@@ -68,7 +68,7 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
         candidates = {kid: allowed[kid]}
     else:
         candidates = allowed
-    _verify_signature(token, candidates)
+    key_id = _verify_signature(token, candidates)
 
     for claim in ("exp", "nbf", "iat"):
         if claim in payload and not _is_number(payload[claim]):
@@ -86,7 +86,7 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
     if payload.get("use") == "once":
         # One-time links need the used-token store; until it exists they are refused, never reusable.
         raise AuthError(INVALID_PAYLOAD)
-    return Claims(expires_at=expires_at, audience=audience, args=_args(payload), kid=kid)
+    return Claims(expires_at=expires_at, audience=audience, args=_args(payload), key_id=key_id)
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -108,9 +108,9 @@ def _json_object(part: str) -> dict[str, Any]:
     return value
 
 
-def _verify_signature(token: str, candidates: Mapping[str, bytes]) -> None:
+def _verify_signature(token: str, candidates: Mapping[str, bytes]) -> str:
     """PyJWS checks the signature with each candidate key in turn (rotation: several may be allowed)."""
-    for secret in candidates.values():
+    for kid, secret in candidates.items():
         try:
             jwt.api_jws.decode_complete(token, secret, algorithms=[HMAC_ALGORITHM])
         except jwt.InvalidSignatureError:
@@ -119,7 +119,7 @@ def _verify_signature(token: str, candidates: Mapping[str, bytes]) -> None:
             raise AuthError(ALGORITHM) from exc
         except jwt.PyJWTError as exc:
             raise AuthError(MALFORMED) from exc
-        return
+        return kid
     raise AuthError(SIGNATURE)
 
 

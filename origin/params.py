@@ -1,8 +1,9 @@
 """Merging the request's parameters into one frozen ``RenderOptions`` (SPEC §4).
 
-Layers, later winning: defaults (settings), the unsigned query, the token's signed ``args``.
-Every problem is collected and reported together, named as the client wrote it; nothing is
-ignored or fixed up. No parameter dict travels past this module.
+Layers, later winning: defaults (settings), the requested profile, the unsigned query, the token's
+signed ``args``, the rule's strict profile. Every problem is collected and reported together,
+named as the client wrote it; nothing is ignored or fixed up. No parameter dict travels past this
+module.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import parse_qsl
 from origin.errors import ParameterError
 from origin.registry import BY_NAME, Limits, ValueProblem
 from origin.settings import Rule, Settings
-from transforms import CropSpec, OrientSpec, OutputSpec, RenderOptions, ResizeSpec
+from transforms import CropSpec, OrientSpec, OutputSpec, RenderOptions, ResizeSpec, TextSpec, WatermarkSpec
 
 ArgValue = str | int | float | bool
 
@@ -25,12 +26,39 @@ REPEATED = "repeated parameter"
 SIGNED_ONLY = "allowed only in signed args"
 NOT_ALLOWED = "not allowed unsigned on this path"
 
+_TEXT_FIELDS = {
+    "text.size": "size", "text.font.size": "font_size", "text.align": "align", "text.position": "gravity",
+    "text.position.x": "x", "text.position.y": "y", "text.font.family": "family", "text.font.style": "style",
+    "text.font.weight": "weight", "text.color": "color", "text.opacity": "opacity",
+    "text.outline.width": "outline_width", "text.outline.color": "outline_color",
+    "text.outline.opacity": "outline_opacity", "text.outline.blur": "outline_blur",
+    "text.background.color": "background_color", "text.background.opacity": "background_opacity",
+}  # fmt: skip
+_WATERMARK_FIELDS = {
+    "watermark.position.x": "x", "watermark.position.y": "y", "watermark.scale.width": "width",
+    "watermark.scale.height": "height", "watermark.scale.option": "scale_mode", "watermark.opacity": "opacity",
+    "watermark.rotate": "rotate", "watermark.layer": "layer",
+}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Merged:
     options: RenderOptions
     download: bool
-    ignored: tuple[str, ...]  # unsigned names that the token overrode (X-Ignored-Params)
+    ignored: tuple[str, ...]  # unsigned names that the token or the strict profile overrode (X-Ignored-Params)
+    watermark_origin: str | None  # the layer that named the watermark: profile, query, args or strict
+
+
+def requested_profile(
+    unsigned: Sequence[tuple[str, str]], signed: Mapping[str, ArgValue] | None, rule: Rule
+) -> str | None:
+    """The profile a request names: the token's, else (on public rules only) the query's."""
+    if signed is not None and "profile" in signed:
+        return str(signed["profile"])
+    if not rule.protect:
+        names = [value for name, value in unsigned if name == "profile"]
+        return names[0] if len(names) == 1 else None
+    return None
 
 
 def merge_params(
@@ -38,6 +66,9 @@ def merge_params(
     signed: Mapping[str, ArgValue] | None,
     rule: Rule,
     settings: Settings,
+    *,
+    profile: Mapping[str, ArgValue] | None = None,
+    strict: Mapping[str, ArgValue] | None = None,
 ) -> Merged:
     problems: dict[str, str] = {}
     allowed = None
@@ -51,23 +82,57 @@ def merge_params(
             problems[given] = SIGNED_ONLY
         elif rule.protect and allowed is not None and canonical not in allowed:
             problems[given] = NOT_ALLOWED
+    args = _canonical_layer(_texts(signed), problems)
 
-    args = _canonical_layer([(name, _arg_text(value)) for name, value in (signed or {}).items()], problems)
-
-    limits = Limits(max_dimension=settings.max_output_dimension)
+    limits = Limits(max_dimension=settings.max_output_dimension, max_text_length=settings.max_text_length)
     defaults = _parse_layer({"format": ("format", settings.default_format.value)}, limits, problems)
+    profile_values = _profile_layer(profile, "profile", limits, problems)
     unsigned_values = _parse_layer(query, limits, problems)  # checked even where the token overrides
     signed_values = _parse_layer(args, limits, problems)
+    strict_values = _profile_layer(strict, "profile (strict)", limits, problems)
     if problems:
         raise ParameterError(problems)
-    values = {**defaults, **unsigned_values, **signed_values}
-    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in args)
+    values = {**defaults, **profile_values, **unsigned_values, **signed_values, **strict_values}
+    values.pop("profile", None)  # already applied as a layer
+    overriding = signed_values.keys() | strict_values.keys()
+    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in overriding)
+    layers = (
+        ("strict", strict_values),
+        ("args", signed_values),
+        ("query", unsigned_values),
+        ("profile", profile_values),
+    )
+    watermark_origin = next((name for name, layer in layers if "watermark" in layer), None)
 
-    try:
-        options = _build(values)
-    except ValueError as exc:
-        raise ParameterError({"parameters": str(exc)}) from exc
-    return Merged(options=options, download=bool(values.get("dl", False)), ignored=ignored)
+    options = _build(values, problems)
+    if problems:
+        raise ParameterError(problems)
+    assert options is not None
+    return Merged(
+        options=options,
+        download=bool(values.get("dl", False)),
+        ignored=ignored,
+        watermark_origin=watermark_origin,
+    )
+
+
+def _texts(values: Mapping[str, ArgValue] | None) -> list[tuple[str, str]]:
+    return [(name, _arg_text(value)) for name, value in (values or {}).items()]
+
+
+def _profile_layer(
+    values: Mapping[str, ArgValue] | None, label: str, limits: Limits, problems: dict[str, str]
+) -> dict[str, Any]:
+    """A profile's parameters, checked like the others; its problems are reported under ``label``."""
+    if values is None:
+        return {}
+    found: dict[str, str] = {}
+    parsed = _parse_layer(_canonical_layer(_texts(values), found), limits, found)
+    if "profile" in parsed:
+        found["profile"] = "a profile cannot name another profile"
+    if found:
+        problems[label] = "; ".join(f"{name}: {why}" for name, why in found.items())
+    return parsed
 
 
 def _parse_layer(layer: Mapping[str, tuple[str, str]], limits: Limits, problems: dict[str, str]) -> dict[str, Any]:
@@ -107,36 +172,79 @@ def _arg_text(value: ArgValue) -> str:
     return str(value)
 
 
-def _build(values: Mapping[str, Any]) -> RenderOptions:
+def _build(values: Mapping[str, Any], problems: dict[str, str]) -> RenderOptions | None:
     """The frozen options from parsed values (the specs check cross-field rules themselves)."""
     output_defaults = OutputSpec()
-    return RenderOptions(
-        resize=ResizeSpec(
-            width=values.get("w"),
-            height=values.get("h"),
-            longest=values.get("s"),
-            mode=values.get("scale.option", ResizeSpec().mode),
-        ),
-        crop=CropSpec(
-            width=values.get("cw"),
-            height=values.get("ch"),
-            x=values.get("cx"),
-            y=values.get("cy"),
-            aspect_ratio=values.get("crop.aspectratio"),
-        ),
-        orient=OrientSpec(
-            rotate=values.get("rotate", 0.0),
-            flip=values.get("flip", False),
-            flop=values.get("flop", False),
-        ),
-        output=OutputSpec(
-            format=values["format"],
-            quality=values.get("q", output_defaults.quality),
-            subsampling=values.get("subsampling"),
-            progressive=values.get("progressive", False),
-            webp_fallback=values.get("webp-fallback"),
-        ),
-    )
+    try:
+        return RenderOptions(
+            resize=ResizeSpec(
+                width=values.get("w"),
+                height=values.get("h"),
+                longest=values.get("s"),
+                mode=values.get("scale.option", ResizeSpec().mode),
+            ),
+            crop=CropSpec(
+                width=values.get("cw"),
+                height=values.get("ch"),
+                x=values.get("cx"),
+                y=values.get("cy"),
+                aspect_ratio=values.get("crop.aspectratio"),
+            ),
+            orient=OrientSpec(
+                rotate=values.get("rotate", 0.0),
+                flip=values.get("flip", False),
+                flop=values.get("flop", False),
+            ),
+            watermark=_watermark(values, problems),
+            text=_text(values, problems),
+            output=OutputSpec(
+                format=values["format"],
+                quality=values.get("q", output_defaults.quality),
+                subsampling=values.get("subsampling"),
+                progressive=values.get("progressive", False),
+                webp_fallback=values.get("webp-fallback"),
+            ),
+        )
+    except ValueError as exc:
+        problems.setdefault("parameters", str(exc))
+        return None
+
+
+def _text(values: Mapping[str, Any], problems: dict[str, str]) -> TextSpec | None:
+    given = [name for name in _TEXT_FIELDS if name in values]
+    if "text" in values and "text.text64" in values:
+        problems["text.text64"] = "give text or text.text64, not both"
+        return None
+    text = values.get("text", values.get("text.text64"))
+    if text is None:
+        if given:
+            problems["text"] = "required by " + ", ".join(given)
+        return None
+    fields = {field: values[name] for name, field in _TEXT_FIELDS.items() if name in values}
+    try:
+        return TextSpec(text=text, **fields)
+    except ValueError as exc:
+        problems["text"] = str(exc)
+        return None
+
+
+def _watermark(values: Mapping[str, Any], problems: dict[str, str]) -> WatermarkSpec | None:
+    given = [name for name in (*_WATERMARK_FIELDS, "watermark.position") if name in values]
+    if "watermark" not in values:
+        if given:
+            problems["watermark"] = "required by " + ", ".join(given)
+        return None
+    fields = {field: values[name] for name, field in _WATERMARK_FIELDS.items() if name in values}
+    if "watermark.position" in values:
+        position = values["watermark.position"]
+        fields["tile"] = position is None
+        if position is not None:
+            fields["gravity"] = position
+    try:
+        return WatermarkSpec(path=values["watermark"], **fields)
+    except ValueError as exc:
+        problems["watermark"] = str(exc)
+        return None
 
 
 MAX_QUERY_FIELDS = 100

@@ -6,12 +6,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from transforms import Length, OutputFormat, ScaleMode, Subsampling
+from PIL import ImageColor
+
+from origin.errors import InvalidPathError
+from origin.fonts import FAMILIES
+from origin.paths import IMAGE_EXTENSIONS, canonical_path, extension
+from transforms import FontStyle, FontWeight, Gravity, Layer, Length, OutputFormat, ScaleMode, Subsampling, TextAlign
 
 
 class ValueProblem(ValueError):
@@ -21,6 +28,7 @@ class ValueProblem(ValueError):
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_dimension: int
+    max_text_length: int = 500
 
 
 Parser = Callable[[str, Limits], Any]
@@ -98,6 +106,99 @@ def parse_ratio(text: str, limits: Limits) -> tuple[int, int]:
     raise ValueProblem("must be W:H, two whole numbers above 0 (16:9)")
 
 
+_HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?", re.ASCII)
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
+def parse_colour(text: str, limits: Limits) -> tuple[int, int, int, int]:
+    """Hex ``RRGGBB`` or ``RRGGBBAA`` (``#`` optional) or a CSS colour name."""
+    match = _HEX_COLOUR.fullmatch(text)
+    if match:
+        rgb = bytes.fromhex(match.group(1))
+        alpha = int(match.group(2), 16) if match.group(2) else 255
+        return rgb[0], rgb[1], rgb[2], alpha
+    if text.lower() in ImageColor.colormap:
+        red, green, blue = ImageColor.getrgb(text.lower())[:3]
+        return red, green, blue, 255
+    raise ValueProblem("must be RRGGBB, RRGGBBAA or a CSS colour name")
+
+
+def parse_position(text: str, limits: Limits) -> Length:
+    """Overlay offsets from their anchor: pixels (of the source) or a percentage 0..100."""
+    if _INT.fullmatch(text) and int(text) <= limits.max_dimension:
+        return Length(int(text))
+    match = _PERCENT.fullmatch(text)
+    if match and float(match.group(1)) <= 100:
+        return Length(float(match.group(1)), percent=True)
+    raise ValueProblem(f"must be 0..{limits.max_dimension} or 0%..100%")
+
+
+def parse_text(text: str, limits: Limits) -> str:
+    if not text.strip():
+        raise ValueProblem("must not be empty")
+    if len(text) > limits.max_text_length:
+        raise ValueProblem(f"must be at most {limits.max_text_length} characters")
+    if any(ord(char) < 32 and char not in "\n" for char in text):
+        raise ValueProblem("must not hold control characters")
+    return text
+
+
+def parse_text64(text: str, limits: Limits) -> str:
+    """Base64 (standard or URL-safe alphabet, padding optional) of UTF-8 text."""
+    cleaned = text.strip().replace("-", "+").replace("_", "/").replace(" ", "+")
+    try:
+        decoded = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueProblem("must be base64 of UTF-8 text") from exc
+    return parse_text(decoded, limits)
+
+
+def parse_text_size(text: str, limits: Limits) -> float:
+    """``text.size``: the widest line's share of the image width, ``1..100`` with or without ``%``."""
+    number = text[:-1] if text.endswith("%") else text
+    if re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,2})?", number, re.ASCII) and 0 < float(number) <= 100:
+        return float(number)
+    raise ValueProblem("must be 1..100 (% of the image width)")
+
+
+def parse_family(text: str, limits: Limits) -> str:
+    if text in FAMILIES:
+        return text
+    raise ValueProblem("must be one of " + ", ".join(FAMILIES))
+
+
+def parse_weight(text: str, limits: Limits) -> FontWeight:
+    if text in ("normal", "bold"):
+        return FontWeight(text)
+    if re.fullmatch(r"[1-9]00", text, re.ASCII):
+        return FontWeight.BOLD if int(text) >= 600 else FontWeight.NORMAL
+    raise ValueProblem("must be normal, bold or 100..900")
+
+
+def parse_image_path(text: str, limits: Limits) -> str:
+    """A watermark: the canonical path of an image under the root (checked like any request path)."""
+    try:
+        path = canonical_path(text.encode("utf-8"))
+    except InvalidPathError as exc:  # the same rules as a request path
+        raise ValueProblem(f"must be a canonical path under the root ({exc})") from exc
+    if extension(path) not in IMAGE_EXTENSIONS:
+        raise ValueProblem("must name an image (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + ")")
+    return path
+
+
+def parse_watermark_position(text: str, limits: Limits) -> Gravity | None:
+    """A gravity, or ``tile`` (``None``)."""
+    if text == "tile":
+        return None
+    return _choice(*(g.value for g in Gravity), "tile", convert=Gravity)(text, limits)  # type: ignore[no-any-return]
+
+
+def parse_profile_name(text: str, limits: Limits) -> str:
+    if _PROFILE_NAME.fullmatch(text):
+        return text
+    raise ValueProblem("must be 1..64 letters, digits, '-' or '_'")
+
+
 def _not_yet(text: str, limits: Limits) -> Any:
     raise ValueProblem("not supported yet")
 
@@ -158,7 +259,7 @@ PARAMS: tuple[Param, ...] = (
     Param("progressive", "output", parse_bool, "true, false", "false"),
     Param("webp-fallback", "output", _choice(*_FALLBACKS, convert=OutputFormat), ", ".join(_FALLBACKS)),
     Param("dl", "other", parse_bool, "true, false", "false"),
-    *_planned("other", "profile", signed_only=True),
+    Param("profile", "other", parse_profile_name, "name of a JSON file in profiles_dir", signed_only=True),
     *_planned(
         "canvas",
         "canvas.width canvas.height canvas.color canvas.position canvas.opacity canvas.aspectratio "
@@ -172,19 +273,77 @@ PARAMS: tuple[Param, ...] = (
     ),
     *_planned("effects", "blur sharpen vignette.value vignette.color opacity"),
     *_planned("frame", "frame.style frame.color frame.width frame.rim.color frame.rim.width"),
-    *_planned(
+    Param("text", "text", parse_text, "UTF-8 text", signed_only=True),
+    Param("text.text64", "text", parse_text64, "base64 of UTF-8 text", signed_only=True),
+    Param("text.size", "text", parse_text_size, "1..100 (% of the width)", signed_only=True),
+    Param(
+        "text.align",
         "text",
-        "text text.text64 text.size text.align text.position text.position.x text.position.y "
-        "text.position.gravity text.font.family text.font.size text.font.style text.font.weight text.color "
-        "text.opacity text.outline.width text.outline.color text.outline.opacity text.outline.blur "
-        "text.background.color text.background.opacity",
+        _choice(*(a.value for a in TextAlign), convert=TextAlign),
+        "left, center, right",
+        "center",
         signed_only=True,
     ),
-    *_planned(
+    Param(
+        "text.position",
+        "text",
+        _choice(*(g.value for g in Gravity), convert=Gravity),
+        "gravity",
+        "center",
+        aliases=("text.position.gravity",),
+        signed_only=True,
+    ),
+    Param("text.position.x", "text", parse_position, "px or %", signed_only=True),
+    Param("text.position.y", "text", parse_position, "px or %", signed_only=True),
+    Param("text.font.family", "text", parse_family, ", ".join(FAMILIES), "sans", signed_only=True),
+    Param("text.font.size", "text", _int_range(1, 8192), "px", signed_only=True),
+    Param(
+        "text.font.style",
+        "text",
+        _choice(*(f.value for f in FontStyle), convert=FontStyle),
+        "normal, italic",
+        "normal",
+        signed_only=True,
+    ),
+    Param("text.font.weight", "text", parse_weight, "normal, bold, 100..900", "normal", signed_only=True),
+    Param("text.color", "text", parse_colour, "colour", "FFFFFF", signed_only=True),
+    Param("text.opacity", "text", _int_range(0, 100), "0..100", "100", signed_only=True),
+    Param("text.outline.width", "text", _int_range(0, 1000), "px", "0", signed_only=True),
+    Param("text.outline.color", "text", parse_colour, "colour", "000000", signed_only=True),
+    Param("text.outline.opacity", "text", _int_range(0, 100), "0..100", "100", signed_only=True),
+    Param("text.outline.blur", "text", _int_range(0, 100), "px", "0", signed_only=True),
+    Param("text.background.color", "text", parse_colour, "colour", "none", signed_only=True),
+    Param("text.background.opacity", "text", _int_range(0, 100), "0..100", "100", signed_only=True),
+    Param("watermark", "watermark", parse_image_path, "path of an image under the root", signed_only=True),
+    Param(
+        "watermark.position",
         "watermark",
-        "watermark watermark.position watermark.position.x watermark.position.y watermark.position.gravity "
-        "watermark.scale.width watermark.scale.height watermark.scale.option watermark.opacity "
-        "watermark.rotate watermark.layer",
+        parse_watermark_position,
+        "gravity or tile",
+        "center",
+        aliases=("watermark.position.gravity",),
+        signed_only=True,
+    ),
+    Param("watermark.position.x", "watermark", parse_position, "px or %", signed_only=True),
+    Param("watermark.position.y", "watermark", parse_position, "px or %", signed_only=True),
+    Param("watermark.scale.width", "watermark", parse_size, "px or %", signed_only=True),
+    Param("watermark.scale.height", "watermark", parse_size, "px or %", signed_only=True),
+    Param(
+        "watermark.scale.option",
+        "watermark",
+        _choice(*(m.value for m in ScaleMode), convert=ScaleMode),
+        "fit, fill, ignore, noup",
+        "fit",
+        signed_only=True,
+    ),
+    Param("watermark.opacity", "watermark", _int_range(0, 100), "0..100", "100", signed_only=True),
+    Param("watermark.rotate", "watermark", _decimal_range(-180, 180), "-180..180 degrees", "0", signed_only=True),
+    Param(
+        "watermark.layer",
+        "watermark",
+        _choice(*(layer.value for layer in Layer), convert=Layer),
+        "front, back",
+        "front",
         signed_only=True,
     ),
 )

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from origin import auth
-from origin.errors import AuthError, NotFoundError
+from origin.errors import AuthError, InvalidPathError, NotFoundError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
 from origin.negotiate import negotiate
-from origin.params import merge_params, parse_query
+from origin.params import Merged, merge_params, parse_query, requested_profile
 from origin.paths import CANONICAL_PATH, IMAGE_EXTENSIONS, extension, is_reserved
+from origin.settings import Rule
 from origin.state import AppState
 from origin.store import SourceInfo
-from transforms import Encoding, Rendered, RenderOptions, render
+from transforms import Assets, Encoding, Rendered, RenderOptions, render
 
 
 async def healthz(request: Request) -> Response:
@@ -44,10 +48,12 @@ async def image(request: Request) -> Response:
     elif rule.protect:
         raise AuthError(auth.MISSING)
 
-    merged = merge_params(unsigned, claims.args if claims else None, rule, settings)
+    signed = claims.args if claims else None
+    merged = await _merge(state, unsigned, signed, rule)
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images are served")
     info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
+    mark = await _watermark_source(state, merged, claims)
 
     output = merged.options.output
     negotiated = negotiate(output.format, output.webp_fallback, request.headers.get("accept", ""))
@@ -55,18 +61,19 @@ async def image(request: Request) -> Response:
     rule_max_age = settings.cache_max_age if rule.cache_max_age is None else rule.cache_max_age
     token_expiry = claims.expires_at if claims is not None and rule.protect else None
 
-    def describe(version: SourceInfo) -> tuple[tuple[str, str], dict[str, str]]:
-        key = (version.version, options_key)
+    def describe(sources: Sources) -> tuple[tuple[str, ...], dict[str, str]]:
+        key = (*sources.versions, options_key)
         freshness = Freshness(
             etag=make_etag(*key),
-            last_modified=version.mtime,
+            last_modified=sources.mtime,
             max_age=max_age(rule_max_age, token_expiry, now),
             now=now,
             vary_accept=negotiated.vary_accept,
         )
         return key, freshness.headers()
 
-    key, headers = describe(info)
+    sources = Sources(info, mark)
+    key, headers = describe(sources)
     headers["Access-Control-Allow-Origin"] = settings.cors_allow_origin
     headers["X-Content-Type-Options"] = "nosniff"
     if claims is not None:
@@ -84,15 +91,15 @@ async def image(request: Request) -> Response:
     else:
         started = time.perf_counter()
 
-        async def read_render_keep() -> tuple[Rendered, SourceInfo]:
+        async def read_render_keep() -> tuple[Rendered, Sources]:
             rendered, current = await state.limiter.run(
-                _read_and_render, state, info, merged.options, negotiated.encoding, state.limiter.deadline()
+                _read_and_render, state, sources, merged.options, negotiated.encoding, state.limiter.deadline()
             )
-            state.cache.put(key if current.version == info.version else describe(current)[0], rendered)
+            state.cache.put(key if current == sources else describe(current)[0], rendered)
             return rendered, current
 
         (rendered, current), shared = await state.flights.run(key, read_render_keep)
-        if current.version != info.version:  # the file changed after the stat: describe what was read
+        if current != sources:  # a file changed after the stat: describe what was read
             headers.update(describe(current)[1])
         headers["X-Cache"] = "MISS"
         if not shared:
@@ -101,12 +108,64 @@ async def image(request: Request) -> Response:
     return Response(rendered.body, headers=headers, media_type=rendered.media_type)
 
 
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The files one render reads: the image and, when asked for, the watermark."""
+
+    image: SourceInfo
+    watermark: SourceInfo | None = None
+
+    @property
+    def versions(self) -> tuple[str, str]:
+        return self.image.version, self.watermark.version if self.watermark else "-"
+
+    @property
+    def mtime(self) -> float:
+        return max(self.image.mtime, self.watermark.mtime if self.watermark else 0.0)
+
+
+async def _merge(
+    state: AppState, unsigned: list[tuple[str, str]], signed: Mapping[str, auth.ArgValue] | None, rule: Rule
+) -> Merged:
+    """Merge the layers, loading the requested and the strict profile off the event loop."""
+    name = requested_profile(unsigned, signed, rule)
+    profile = await anyio.to_thread.run_sync(state.profiles.load, name) if name else None
+    strict = None
+    if rule.profile is not None:
+        strict = await anyio.to_thread.run_sync(partial(state.profiles.load, rule.profile, label="profile (strict)"))
+    return merge_params(unsigned, signed, rule, state.settings, profile=profile, strict=strict)
+
+
+async def _watermark_source(state: AppState, merged: Merged, claims: auth.Claims | None) -> SourceInfo | None:
+    """The watermark's file, if one is asked for. A watermark never reveals a protected image: one
+    from the unsigned query must itself be public, one from a token must be signable by its key."""
+    spec = merged.options.watermark
+    if spec is None:
+        return None
+    rule = state.settings.rule_for(spec.path)
+    if rule.protect and merged.watermark_origin == "query":
+        raise ParameterError({"watermark": "is a protected image; only a token may name it"})
+    if rule.protect and merged.watermark_origin == "args":
+        assert claims is not None
+        if claims.key_id not in state.settings.keys_for(rule):
+            raise ParameterError({"watermark": "is protected by a key this token was not signed with"})
+    try:
+        return await anyio.to_thread.run_sync(state.store.stat, spec.path)
+    except (NotFoundError, InvalidPathError) as exc:
+        raise ParameterError({"watermark": f"no image at {spec.path}"}) from exc
+
+
 def _read_and_render(
-    state: AppState, info: SourceInfo, options: RenderOptions, encoding: Encoding, deadline: float
-) -> tuple[Rendered, SourceInfo]:
-    """The whole miss in one render thread: read the source once, render it once."""
-    data, current = state.store.read(info)
-    return render(data, options, encoding, state.limits, deadline=deadline), current
+    state: AppState, sources: Sources, options: RenderOptions, encoding: Encoding, deadline: float
+) -> tuple[Rendered, Sources]:
+    """The whole miss in one render thread: read each file once, render once."""
+    data, image = state.store.read(sources.image)
+    mark_data, mark = None, None
+    if sources.watermark is not None:
+        mark_data, mark = state.store.read(sources.watermark)
+    assets = Assets(fonts=state.fonts, watermark=mark_data)
+    rendered = render(data, options, encoding, state.limits, assets=assets, deadline=deadline)
+    return rendered, Sources(image, mark)
 
 
 def _server_timing(rendered: Rendered, total: float) -> str:

@@ -8,6 +8,7 @@ or has a bad value stops the start with a message naming it. No secret has a def
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -165,7 +166,12 @@ def _validate(s: Settings) -> None:
         if rule.cache_max_age is not None and rule.cache_max_age < 0:
             raise ConfigError(f"{where}.cache_max_age: must be 0 or more")
         if rule.profile is not None:
-            raise ConfigError(f"{where}.profile: strict profiles are not supported by this version yet")
+            if s.profiles_dir is None:
+                raise ConfigError(f"{where}.profile: needs profiles_dir")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", rule.profile, re.ASCII):
+                raise ConfigError(f"{where}.profile: must be 1..64 letters, digits, '-' or '_'")
+            if not (s.profiles_dir / f"{rule.profile}.json").is_file():
+                raise ConfigError(f"{where}.profile: no file {rule.profile}.json in {s.profiles_dir}")
 
 
 def load_settings(

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from origin.cache import RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
+from origin.profiles import ProfileStore
 from origin.settings import Settings
-from origin.store import SourceInfo, SourceStore
-from transforms import Rendered, RenderLimits
+from origin.store import SourceStore
+from transforms import FontBook, Rendered, RenderLimits
+
+if TYPE_CHECKING:
+    from origin.routes import Sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,5 +23,7 @@ class AppState:
     store: SourceStore
     cache: RenderCache
     limiter: RenderLimiter
-    flights: SingleFlight[tuple[Rendered, SourceInfo]]
+    flights: SingleFlight[tuple[Rendered, Sources]]
+    profiles: ProfileStore
+    fonts: FontBook
     limits: RenderLimits

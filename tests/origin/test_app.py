@@ -267,11 +267,6 @@ def test_bad_signed_args_are_a_400_after_the_token_verified(client: TestClient, 
     assert body["parameters"] == {"q": "must be a whole number 1..100"}
 
 
-def test_signed_text_is_refused_until_overlays_exist(client: TestClient, sign: Sign) -> None:
-    body = assert_json_error(client.get(sign("/photo.jpg", args={"text": "© Studio"})), 400, "invalid parameters")
-    assert body["parameters"] == {"text": "not supported yet"}
-
-
 def test_output_too_large(settings: Settings, sign: Sign) -> None:
     client = TestClient(create_app(with_overrides(settings, max_output_dimension=1000)))
     assert_json_error(client.get(sign("/photo.jpg", query="w=200%25")), 400, "output too large")

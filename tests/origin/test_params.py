@@ -8,7 +8,7 @@ from origin.errors import ParameterError
 from origin.params import Merged, merge_params, parse_query
 from origin.settings import Rule, Settings
 from tests.conftest import FIXTURES, SECRET
-from transforms import Encoding, Length, OutputFormat, ScaleMode, Subsampling
+from transforms import Encoding, FontWeight, Gravity, Layer, Length, OutputFormat, ScaleMode, Subsampling
 
 PROTECTED = Rule(prefix="/", protect=True)
 PUBLIC = Rule(prefix="/", protect=False)
@@ -164,8 +164,8 @@ def test_signed_only_parameters_are_rejected_unsigned_on_protected_paths(setting
     assert problems(settings, f"{name}=x", args={name: "y"}) == {name: "allowed only in signed args"}
 
 
-@pytest.mark.parametrize("name", ["text", "watermark", "profile", "blur", "canvas.width", "crop.type"])
-def test_signed_overlays_and_later_groups_are_never_silently_dropped(settings: Settings, name: str) -> None:
+@pytest.mark.parametrize("name", ["blur", "canvas.width", "crop.type", "frame.style", "colortone"])
+def test_later_groups_are_never_silently_dropped(settings: Settings, name: str) -> None:
     assert problems(settings, args={name: "x"}) == {name: "not supported yet"}
     assert problems(settings, f"{name}=x", rule=PUBLIC) == {name: "not supported yet"}
 
@@ -282,3 +282,131 @@ def test_parse_query_rejects_bad_encoding_and_floods(raw: bytes) -> None:
     with pytest.raises(ParameterError) as info:
         parse_query(raw)
     assert list(info.value.problems) == ["query"]
+
+
+def test_text_parameters_build_a_text_spec(settings: Settings) -> None:
+    text = merge(
+        settings,
+        args={
+            "text": "© Studio — preview",
+            "text.size": 40,
+            "text.position": "southeast",
+            "text.position.x": "2%",
+            "text.font.family": "serif",
+            "text.font.weight": 700,
+            "text.color": "#ff000080",
+            "text.opacity": 60,
+            "text.outline.width": 2,
+            "text.outline.color": "navy",
+            "text.background.color": "000000",
+        },
+    ).options.text
+    assert text is not None
+    assert text.text == "© Studio — preview" and text.size == 40.0
+    assert text.gravity is Gravity.SOUTHEAST and text.x == Length(2, percent=True)
+    assert text.family == "serif" and text.weight is FontWeight.BOLD
+    assert text.color == (255, 0, 0, 128) and text.opacity == 60
+    assert text.outline_width == 2 and text.outline_color == (0, 0, 128, 255)
+    assert text.background_color == (0, 0, 0, 255)
+
+
+def test_text64_is_base64_of_utf8_in_either_alphabet(settings: Settings) -> None:
+    import base64
+
+    encoded = base64.urlsafe_b64encode("Привет ✓?>".encode()).decode().rstrip("=")
+    text = merge(settings, args={"text.text64": encoded}).options.text
+    assert text is not None and text.text == "Привет ✓?>"
+    assert problems(settings, args={"text.text64": "***"}) == {"text.text64": "must be base64 of UTF-8 text"}
+    assert problems(settings, args={"text": "a", "text.text64": "YQ"}) == {
+        "text.text64": "give text or text.text64, not both"
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"text.color": "FFFFFF"}, {"text": "required by text.color"}),
+        (
+            {"text": "x", "text.font.family": "../../etc/passwd"},
+            {"text.font.family": "must be one of sans, serif, mono"},
+        ),
+        ({"text": "x", "text.font.family": "Arial"}, {"text.font.family": "must be one of sans, serif, mono"}),
+        ({"text": "x", "text.color": "blurple"}, {"text.color": "must be RRGGBB, RRGGBBAA or a CSS colour name"}),
+        ({"text": "x", "text.color": "#FFF"}, {"text.color": "must be RRGGBB, RRGGBBAA or a CSS colour name"}),
+        ({"text": "x", "text.opacity": 101}, {"text.opacity": "must be a whole number 0..100"}),
+        (
+            {"text": "x", "text.position": "middle"},
+            {"text.position": "must be one of " + ", ".join(g.value for g in Gravity)},
+        ),
+        ({"text": "   "}, {"text": "must not be empty"}),
+        ({"text": "a\x00b"}, {"text": "must not hold control characters"}),
+        ({"watermark.opacity": 50}, {"watermark": "required by watermark.opacity"}),
+        (
+            {"watermark": "/../etc/passwd.png"},
+            {"watermark": "must be a canonical path under the root (empty, '.' or '..' segment)"},
+        ),
+        (
+            {"watermark": "relative.png"},
+            {"watermark": "must be a canonical path under the root (path must start with /)"},
+        ),
+        ({"watermark": "/notes.txt"}, {"watermark": "must name an image (avif, gif, jpeg, jpg, png, webp)"}),
+        (
+            {"watermark": "/w.png", "watermark.position": "tile", "watermark.position.gravity": "north"},
+            {"watermark.position": "repeated parameter", "watermark.position.gravity": "repeated parameter"},
+        ),
+        ({"profile": "../brand"}, {"profile": "must be 1..64 letters, digits, '-' or '_'"}),
+    ],
+)
+def test_overlay_values_are_checked(settings: Settings, args: dict[str, Any], expected: dict[str, str]) -> None:
+    assert problems(settings, args=args) == expected
+
+
+def test_text_length_follows_max_text_length() -> None:
+    short = Settings(root=FIXTURES, keys={"main": SECRET}, max_text_length=10)
+    assert problems(short, args={"text": "x" * 11}) == {"text": "must be at most 10 characters"}
+    assert merge(short, args={"text": "x" * 10}).options.text is not None
+
+
+def test_watermark_parameters_build_a_watermark_spec(settings: Settings) -> None:
+    merged = merge(
+        settings,
+        args={
+            "watermark": "/watermark.png",
+            "watermark.position": "tile",
+            "watermark.scale.width": "25%",
+            "watermark.opacity": 40,
+            "watermark.rotate": -30,
+            "watermark.layer": "back",
+        },
+    )
+    mark = merged.options.watermark
+    assert mark is not None and merged.watermark_origin == "args"
+    assert mark.path == "/watermark.png" and mark.tile is True
+    assert mark.width == Length(25, percent=True) and mark.opacity == 40 and mark.rotate == -30.0
+    assert mark.layer is Layer.BACK
+    placed = merge(settings, "watermark=/w.png&watermark.position=northeast", rule=PUBLIC).options.watermark
+    assert placed is not None and placed.gravity is Gravity.NORTHEAST and placed.tile is False
+
+
+def test_profile_layers_sit_under_the_query_and_strict_profiles_on_top(settings: Settings) -> None:
+    merged = merge_params(
+        parse_query(b"w=100&h=90"),
+        {"q": 70},
+        PROTECTED,
+        settings,
+        profile={"w": 50, "q": 10, "format": "png", "text": "from profile"},
+        strict={"h": 60, "text": "strict"},
+    )
+    options = merged.options
+    assert options.resize.width == Length(100)  # query over profile
+    assert options.output.quality == 70  # args over profile
+    assert options.output.format is OutputFormat.PNG  # profile over defaults
+    assert options.resize.height == Length(60)  # strict over everything
+    assert options.text is not None and options.text.text == "strict"
+    assert merged.ignored == ("h",)
+
+
+def test_a_bad_profile_value_names_the_profile(settings: Settings) -> None:
+    with pytest.raises(ParameterError) as info:
+        merge_params([], None, PROTECTED, settings, profile={"w": 0, "zoom": 1})
+    assert info.value.problems == {"profile": "zoom: unknown parameter; w: must be 1..8192 or 1%..1000%"}
