@@ -11,11 +11,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from origin import routes
+from origin.access import AccessLogMiddleware
 from origin.cache import RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
 from origin.fonts import load_font_book
 from origin.limiter import RenderLimiter
+from origin.metrics import Metrics
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.profiles import ProfileStore
 from origin.settings import Settings, load_settings
@@ -49,15 +51,17 @@ class RequestTargetMiddleware:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
     state = AppState(
         settings=settings,
         store=FolderStore(settings.root, settings.max_source_bytes),
         cache=RenderCache(settings.cache_max_bytes),
-        limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout),
+        limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout, metrics),
         flights=SingleFlight(),
         profiles=ProfileStore(settings.profiles_dir),
         fonts=load_font_book(),
         limits=settings.render_limits,
+        metrics=metrics,
     )
 
     @contextlib.asynccontextmanager
@@ -68,9 +72,13 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
+            Route("/metrics", routes.metrics, methods=["GET"]),
             Route("/{path:path}", routes.image, methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(RequestTargetMiddleware, max_url_length=settings.max_url_length)],
+        middleware=[
+            Middleware(AccessLogMiddleware, metrics=metrics),
+            Middleware(RequestTargetMiddleware, max_url_length=settings.max_url_length),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,8 +84,11 @@ def _serve(options: argparse.Namespace) -> int:
         print(f"signed URL (valid 1 hour): {url}")
         print(f"the same, resized by an unsigned parameter: {url}&w=300")
         sys.stdout.flush()
+    _log_access_as_json_lines()
     if options.workers > 1:
-        # Worker processes build their own app from the environment: hand them this process's choices.
+        # Worker processes build their own app from the environment: hand them this process's choices,
+        # and a fresh folder where each writes its metrics so that /metrics sums every worker.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="origin-metrics-")
         os.environ["ORIGIN_ROOT"] = str(settings.root)
         if options.config:
             os.environ["ORIGIN_CONFIG"] = str(Path(options.config).resolve())
@@ -100,8 +105,18 @@ def _serve(options: argparse.Namespace) -> int:
         return 0
     from origin.app import create_app
 
-    uvicorn.run(create_app(settings), host=options.host, port=options.port, log_level="info")
+    uvicorn.run(create_app(settings), host=options.host, port=options.port, log_level="info", access_log=False)
     return 0
+
+
+def _log_access_as_json_lines() -> None:
+    """The origin's own access log (one JSON object a line, token redacted) replaces uvicorn's."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("origin.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def _sign(options: argparse.Namespace) -> int:

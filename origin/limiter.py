@@ -17,18 +17,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from origin.errors import OverloadedError
+from origin.metrics import Metrics
 
 T = TypeVar("T")
 
 
 class RenderLimiter:
-    def __init__(self, concurrency: int, queue: int, timeout: float) -> None:
+    def __init__(self, concurrency: int, queue: int, timeout: float, metrics: Metrics | None = None) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="render")
         self._capacity = concurrency + queue
         self.timeout = timeout
         self._lock = threading.Lock()
         self._admitted = 0  # renders submitted and not yet finished, abandoned ones included
         self.rejected = 0
+        self._metrics = metrics
 
     @property
     def in_flight(self) -> int:
@@ -43,19 +45,27 @@ class RenderLimiter:
         with self._lock:
             if self._admitted >= self._capacity:
                 self.rejected += 1
+                if self._metrics is not None:
+                    self._metrics.queue_rejections.inc()
                 raise OverloadedError("render queue full", retry_after=1)
             self._admitted += 1
+        if self._metrics is not None:
+            self._metrics.renders_in_flight.inc()
         future = self._pool.submit(func, *args)
         future.add_done_callback(self._finished)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout)
         except TimeoutError as exc:
+            if self._metrics is not None:
+                self._metrics.render_timeouts.inc()
             future.cancel()  # only succeeds while it is still queued; a running render ends at its deadline
             raise OverloadedError("render took longer than render_timeout", retry_after=2) from exc
 
     def _finished(self, future: concurrent.futures.Future[Any]) -> None:
         with self._lock:  # called in the render thread, or here when a queued render is cancelled
             self._admitted -= 1
+        if self._metrics is not None:
+            self._metrics.renders_in_flight.dec()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

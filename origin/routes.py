@@ -27,6 +27,12 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
 
 
+async def metrics(request: Request) -> Response:
+    state: AppState = request.app.state.origin
+    body = await anyio.to_thread.run_sync(state.metrics.exposition)  # multiprocess mode reads files
+    return Response(body, media_type=state.metrics.content_type, headers={"Cache-Control": "no-store"})
+
+
 async def image(request: Request) -> Response:
     state: AppState = request.app.state.origin
     settings = state.settings
@@ -92,13 +98,23 @@ async def image(request: Request) -> Response:
         started = time.perf_counter()
 
         async def read_render_keep() -> tuple[Rendered, Sources]:
-            rendered, current = await state.limiter.run(
-                _read_and_render, state, sources, merged.options, negotiated.encoding, state.limiter.deadline()
-            )
+            began = time.perf_counter()
+            try:
+                rendered, current = await state.limiter.run(
+                    _read_and_render, state, sources, merged.options, negotiated.encoding, state.limiter.deadline()
+                )
+            except Exception:
+                state.metrics.render_failures.inc()
+                raise
+            state.metrics.renders.inc()
+            state.metrics.render_seconds.observe(time.perf_counter() - began)
             state.cache.put(key if current == sources else describe(current)[0], rendered)
+            state.metrics.cache_bytes.set(state.cache.current_bytes)
             return rendered, current
 
         (rendered, current), shared = await state.flights.run(key, read_render_keep)
+        if shared:
+            state.metrics.coalesced.inc()
         if current != sources:  # a file changed after the stat: describe what was read
             headers.update(describe(current)[1])
         headers["X-Cache"] = "MISS"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from origin.cache import RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
+from origin.metrics import Metrics
 from origin.profiles import ProfileStore
 from origin.settings import Settings
 from origin.store import SourceStore
@@ -27,3 +28,4 @@ class AppState:
     profiles: ProfileStore
     fonts: FontBook
     limits: RenderLimits
+    metrics: Metrics

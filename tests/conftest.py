@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,3 +56,12 @@ def decode(body: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(body))
     image.load()
     return image
+
+
+# CI runs the property tests on a fixed sequence of examples, so a run is reproducible; by hand they
+# explore new examples each time.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

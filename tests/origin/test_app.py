@@ -333,7 +333,9 @@ def test_reserved_names_are_never_served_as_files(tmp_path: Path, sign: Sign, pa
     assert client.get(sign("/control.jpg")).status_code == 200
     response = client.get(sign(path))
     assert response.content != target.read_bytes()
-    if path != "/healthz":
+    if path == "/metrics":
+        assert response.status_code == 200 and b"origin_requests_total" in response.content
+    elif path != "/healthz":
         assert_json_error(response, 404, "not found")
 
 

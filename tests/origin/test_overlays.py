@@ -290,5 +290,5 @@ def test_unsigned_parameters_cannot_remove_signed_text(client: TestClient, unsig
         return
     marked, plain = decode(a.content), decode(b.content)
     assert marked.size == plain.size
-    assert changed_fraction(plain, marked) > 0.01, unsigned
+    assert changed_fraction(plain, marked) * plain.width * plain.height >= 50, unsigned  # drawn, not a speck
     assert changed_fraction(plain, marked, (0.3, 0.3, 0.7, 0.7)) > 0.01, unsigned  # centred, on the image
