@@ -67,19 +67,24 @@ async def image(request: Request) -> Response:
     rule_max_age = settings.cache_max_age if rule.cache_max_age is None else rule.cache_max_age
     token_expiry = claims.expires_at if claims is not None and rule.protect else None
 
-    def describe(sources: Sources) -> tuple[tuple[str, ...], dict[str, str]]:
-        key = (*sources.versions, options_key)
-        freshness = Freshness(
-            etag=make_etag(*key),
+    def cache_key(sources: Sources) -> tuple[str, ...]:
+        return (*sources.versions, options_key)
+
+    def freshness(sources: Sources) -> dict[str, str]:
+        """Caching headers, timed when the response leaves: a CDN counts max-age from its arrival,
+        so a slow render must not stretch an entry past the token's exp."""
+        sent = time.time()
+        return Freshness(
+            etag=make_etag(*cache_key(sources)),
             last_modified=sources.mtime,
-            max_age=max_age(rule_max_age, token_expiry, now),
-            now=now,
+            max_age=max_age(rule_max_age, token_expiry, sent),
+            now=sent,
             vary_accept=negotiated.vary_accept,
-        )
-        return key, freshness.headers()
+        ).headers()
 
     sources = Sources(info, mark)
-    key, headers = describe(sources)
+    key = cache_key(sources)
+    headers = freshness(sources)
     headers["Access-Control-Allow-Origin"] = settings.cors_allow_origin
     headers["X-Content-Type-Options"] = "nosniff"
     if claims is not None:
@@ -108,15 +113,14 @@ async def image(request: Request) -> Response:
                 raise
             state.metrics.renders.inc()
             state.metrics.render_seconds.observe(time.perf_counter() - began)
-            state.cache.put(key if current == sources else describe(current)[0], rendered)
+            state.cache.put(cache_key(current), rendered)
             state.metrics.cache_bytes.set(state.cache.current_bytes)
             return rendered, current
 
         (rendered, current), shared = await state.flights.run(key, read_render_keep)
         if shared:
             state.metrics.coalesced.inc()
-        if current != sources:  # a file changed after the stat: describe what was read
-            headers.update(describe(current)[1])
+        headers.update(freshness(current))  # what was read (a file may have changed since the stat), timed now
         headers["X-Cache"] = "MISS"
         if not shared:
             headers["Server-Timing"] = _server_timing(rendered, time.perf_counter() - started)
