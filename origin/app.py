@@ -13,14 +13,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from origin import routes
 from origin.access import AccessLogMiddleware
 from origin.cache import RenderCache
-from origin.errors import EXCEPTION_HANDLERS, OriginError, UrlTooLongError, error_response
+from origin.errors import EXCEPTION_HANDLERS, OriginError, ParameterError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
 from origin.fonts import load_font_book
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
+from origin.params import merge_params
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.profiles import ProfileStore
-from origin.settings import Settings, load_settings
+from origin.settings import ConfigError, Settings, load_settings
 from origin.state import AppState
 from origin.store import FolderStore
 
@@ -82,8 +83,21 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    _check_strict_profiles(state)
     app.state.origin = state
     return app
+
+
+def _check_strict_profiles(state: AppState) -> None:
+    """A rule's strict profile must load and merge cleanly, or the origin refuses to start."""
+    for rule in state.settings.rules:
+        if rule.profile is None:
+            continue
+        try:
+            strict = state.profiles.load(rule.profile, label="profile")
+            merge_params([], None, rule, state.settings, strict=strict)
+        except ParameterError as exc:
+            raise ConfigError(f"rules[{rule.prefix}].profile: {exc.problems}") from exc
 
 
 def app_from_env() -> Starlette:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from origin.errors import ParameterError
 from origin.registry import BY_NAME, Limits, ValueProblem
 from origin.settings import Rule, Settings
-from transforms import CropSpec, OrientSpec, OutputSpec, RenderOptions, ResizeSpec, TextSpec, WatermarkSpec
+from transforms import CropSpec, OrientSpec, OutputSpec, RenderOptions, ResizeSpec, ScaleMode, TextSpec, WatermarkSpec
 
 ArgValue = str | int | float | bool
 
@@ -45,20 +45,34 @@ _WATERMARK_FIELDS = {
 class Merged:
     options: RenderOptions
     download: bool
-    ignored: tuple[str, ...]  # unsigned names that the token or the strict profile overrode (X-Ignored-Params)
-    watermark_origin: str | None  # the layer that named the watermark: profile, query, args or strict
+    ignored: tuple[str, ...]  # unsigned names overridden by a higher layer (X-Ignored-Params)
+    watermark_origin: str | None  # who chose the watermark: "query", "args" or "strict" (trusted)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedProfile:
+    name: str
+    origin: str  # "query" (public rules only) or "args": the profile speaks with its requester's authority
 
 
 def requested_profile(
     unsigned: Sequence[tuple[str, str]], signed: Mapping[str, ArgValue] | None, rule: Rule
-) -> str | None:
+) -> RequestedProfile | None:
     """The profile a request names: the token's, else (on public rules only) the query's."""
     if signed is not None and "profile" in signed:
-        return str(signed["profile"])
+        return RequestedProfile(_arg_text(signed["profile"]), "args")
     if not rule.protect:
         names = [value for name, value in unsigned if name == "profile"]
-        return names[0] if len(names) == 1 else None
+        return RequestedProfile(names[0], "query") if len(names) == 1 else None
     return None
+
+
+# An overlay is described by one layer: the highest that names its main parameter. The group's
+# other parameters from any other layer are dropped, so nobody below a signed or strict overlay can
+# fade, shrink or move it by setting one of its details.
+_GROUPS = {"text": "text", "watermark": "watermark"}
+_LOCKING_ORIGINS = ("args", "strict")
+REFRAMES_UNDER_OVERLAY = "not allowed unsigned under a signed overlay"
 
 
 def merge_params(
@@ -68,16 +82,17 @@ def merge_params(
     settings: Settings,
     *,
     profile: Mapping[str, ArgValue] | None = None,
+    profile_origin: str = "args",
     strict: Mapping[str, ArgValue] | None = None,
 ) -> Merged:
     problems: dict[str, str] = {}
     allowed = None
     if rule.unsigned_allowed is not None:
-        allowed = {BY_NAME[name].name if name in BY_NAME else name for name in rule.unsigned_allowed}
+        allowed = {BY_NAME[name].key if name in BY_NAME else name for name in rule.unsigned_allowed}
 
     query = _canonical_layer(unsigned, problems)
     for canonical, (given, _) in query.items():
-        param = BY_NAME[canonical]
+        param = BY_NAME[given]
         if rule.protect and param.signed_only:
             problems[given] = SIGNED_ONLY
         elif rule.protect and allowed is not None and canonical not in allowed:
@@ -85,24 +100,44 @@ def merge_params(
     args = _canonical_layer(_texts(signed), problems)
 
     limits = Limits(max_dimension=settings.max_output_dimension, max_text_length=settings.max_text_length)
-    defaults = _parse_layer({"format": ("format", settings.default_format.value)}, limits, problems)
-    profile_values = _profile_layer(profile, "profile", limits, problems)
-    unsigned_values = _parse_layer(query, limits, problems)  # checked even where the token overrides
-    signed_values = _parse_layer(args, limits, problems)
-    strict_values = _profile_layer(strict, "profile (strict)", limits, problems)
+    layers: dict[str, dict[str, Any]] = {  # lowest first
+        "defaults": _parse_layer({"format": ("format", settings.default_format.value)}, limits, problems),
+        "profile": _profile_layer(profile, "profile", limits, problems),
+        "query": _parse_layer(query, limits, problems),  # checked even where a higher layer overrides it
+        "args": _parse_layer(args, limits, problems),
+        "strict": _profile_layer(strict, "profile (strict)", limits, problems),
+    }
     if problems:
         raise ParameterError(problems)
-    values = {**defaults, **profile_values, **unsigned_values, **signed_values, **strict_values}
+
+    origins = {"defaults": "defaults", "profile": profile_origin, "query": "query", "args": "args", "strict": "strict"}
+    dropped: set[str] = set()
+    owners: dict[str, str] = {}
+    for group, main in _GROUPS.items():
+        owner = next((name for name in reversed(layers) if main in layers[name]), None)
+        if owner is None:
+            continue
+        owners[group] = origins[owner]
+        for name, layer in layers.items():
+            for key in [key for key in layer if name != owner and BY_NAME[key].group == group]:
+                del layer[key]
+                if name == "query":
+                    dropped.add(key)
+
+    if any(origin in _LOCKING_ORIGINS for origin in owners.values()):
+        for canonical, (given, _) in query.items():
+            value = layers["query"].get(canonical)
+            if BY_NAME[given].reframes or (canonical == "scale.option" and value is ScaleMode.FILL):
+                problems[given] = REFRAMES_UNDER_OVERLAY
+        if problems:
+            raise ParameterError(problems)
+
+    values: dict[str, Any] = {}
+    for layer in layers.values():
+        values.update(layer)
     values.pop("profile", None)  # already applied as a layer
-    overriding = signed_values.keys() | strict_values.keys()
-    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in overriding)
-    layers = (
-        ("strict", strict_values),
-        ("args", signed_values),
-        ("query", unsigned_values),
-        ("profile", profile_values),
-    )
-    watermark_origin = next((name for name, layer in layers if "watermark" in layer), None)
+    higher = layers["args"].keys() | layers["strict"].keys() | dropped
+    ignored = tuple(given for canonical, (given, _) in query.items() if canonical in higher)
 
     options = _build(values, problems)
     if problems:
@@ -112,7 +147,7 @@ def merge_params(
         options=options,
         download=bool(values.get("dl", False)),
         ignored=ignored,
-        watermark_origin=watermark_origin,
+        watermark_origin=owners.get("watermark"),
     )
 
 
@@ -142,7 +177,7 @@ def _parse_layer(layer: Mapping[str, tuple[str, str]], limits: Limits, problems:
         if given in problems:
             continue
         try:
-            values[canonical] = BY_NAME[canonical].parse(text, limits)
+            values[canonical] = BY_NAME[given].parse(text, limits)
         except ValueProblem as exc:
             problems[given] = str(exc)
     return values
@@ -155,11 +190,11 @@ def _canonical_layer(pairs: Sequence[tuple[str, str]], problems: dict[str, str])
         param = BY_NAME.get(given)
         if param is None:
             problems[given] = UNKNOWN
-        elif param.name in layer:
+        elif param.key in layer:
             problems[given] = REPEATED
-            problems[layer[param.name][0]] = REPEATED
+            problems[layer[param.key][0]] = REPEATED
         else:
-            layer[param.name] = (given, text)
+            layer[param.key] = (given, text)
     return layer
 
 
@@ -212,10 +247,7 @@ def _build(values: Mapping[str, Any], problems: dict[str, str]) -> RenderOptions
 
 def _text(values: Mapping[str, Any], problems: dict[str, str]) -> TextSpec | None:
     given = [name for name in _TEXT_FIELDS if name in values]
-    if "text" in values and "text.text64" in values:
-        problems["text.text64"] = "give text or text.text64, not both"
-        return None
-    text = values.get("text", values.get("text.text64"))
+    text = values.get("text")
     if text is None:
         if given:
             problems["text"] = "required by " + ", ".join(given)

@@ -29,6 +29,11 @@ def canonical_path(raw_path: bytes) -> str:
         text = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidPathError("path is not valid UTF-8") from exc
+    return check_path(text)
+
+
+def check_path(text: str) -> str:
+    """``text``, an already decoded path, if it is canonical; else ``InvalidPathError``."""
     if not text.startswith("/"):
         raise InvalidPathError("path must start with /")
     if "\\" in text:

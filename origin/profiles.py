@@ -60,12 +60,20 @@ class ProfileStore:
         if len(raw) > MAX_PROFILE_BYTES:
             raise ParameterError({label: f"profile {name!r} is larger than {MAX_PROFILE_BYTES} bytes"})
         try:
-            value: Any = json.loads(raw.decode("utf-8"))
+            value: Any = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeats)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ParameterError({label: f"profile {name!r} is not valid JSON: {exc}"}) from exc
         if not isinstance(value, dict) or not all(_is_scalar(item) for item in value.values()):
             raise ParameterError({label: f"profile {name!r} must be a JSON object of strings, numbers and booleans"})
         return dict(value)
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"repeated parameter {', '.join(repeated)}")
+    return dict(pairs)
 
 
 def _is_scalar(item: object) -> bool:

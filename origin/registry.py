@@ -17,7 +17,7 @@ from PIL import ImageColor
 
 from origin.errors import InvalidPathError
 from origin.fonts import FAMILIES
-from origin.paths import IMAGE_EXTENSIONS, canonical_path, extension
+from origin.paths import IMAGE_EXTENSIONS, check_path, extension
 from transforms import FontStyle, FontWeight, Gravity, Layer, Length, OutputFormat, ScaleMode, Subsampling, TextAlign
 
 
@@ -178,7 +178,7 @@ def parse_weight(text: str, limits: Limits) -> FontWeight:
 def parse_image_path(text: str, limits: Limits) -> str:
     """A watermark: the canonical path of an image under the root (checked like any request path)."""
     try:
-        path = canonical_path(text.encode("utf-8"))
+        path = check_path(text)  # already decoded once, by the query parser (or JSON in a token)
     except InvalidPathError as exc:  # the same rules as a request path
         raise ValueProblem(f"must be a canonical path under the root ({exc})") from exc
     if extension(path) not in IMAGE_EXTENSIONS:
@@ -217,6 +217,13 @@ class Param:
     aliases: tuple[str, ...] = ()
     signed_only: bool = False
     supported: bool = True
+    slot: str | None = None  # the parameter this one sets in another spelling (text.text64 sets text)
+    reframes: bool = False  # changes which part of the source is shown (locked under a signed overlay)
+
+    @property
+    def key(self) -> str:
+        """The name its value is merged under."""
+        return self.slot or self.name
 
 
 def _planned(group: str, names: str, signed_only: bool = False) -> list[Param]:
@@ -238,11 +245,11 @@ PARAMS: tuple[Param, ...] = (
         "fit, fill, ignore, noup",
         "fit",
     ),
-    Param("cw", "crop", parse_size, "px or %"),
-    Param("ch", "crop", parse_size, "px or %"),
-    Param("cx", "crop", parse_offset, "px, % or center", "center"),
-    Param("cy", "crop", parse_offset, "px, % or center", "center"),
-    Param("crop.aspectratio", "crop", parse_ratio, "W:H"),
+    Param("cw", "crop", parse_size, "px or %", reframes=True),
+    Param("ch", "crop", parse_size, "px or %", reframes=True),
+    Param("cx", "crop", parse_offset, "px, % or center", "center", reframes=True),
+    Param("cy", "crop", parse_offset, "px, % or center", "center", reframes=True),
+    Param("crop.aspectratio", "crop", parse_ratio, "W:H", reframes=True),
     *_planned("crop", "crop.type crop.pad.x crop.pad.y"),
     Param("rotate", "orientation", _decimal_range(-180, 180), "-180..180 degrees", "0"),
     Param("flip", "orientation", parse_bool, "true, false", "false"),
@@ -274,7 +281,7 @@ PARAMS: tuple[Param, ...] = (
     *_planned("effects", "blur sharpen vignette.value vignette.color opacity"),
     *_planned("frame", "frame.style frame.color frame.width frame.rim.color frame.rim.width"),
     Param("text", "text", parse_text, "UTF-8 text", signed_only=True),
-    Param("text.text64", "text", parse_text64, "base64 of UTF-8 text", signed_only=True),
+    Param("text.text64", "text", parse_text64, "base64 of UTF-8 text", signed_only=True, slot="text"),
     Param("text.size", "text", parse_text_size, "1..100 (% of the width)", signed_only=True),
     Param(
         "text.align",
@@ -361,8 +368,12 @@ def markdown_table() -> str:
         notes = []
         if param.aliases:
             notes.append("alias " + ", ".join(f"`{a}`" for a in param.aliases))
+        if param.slot:
+            notes.append(f"sets `{param.slot}`")
         if param.signed_only:
             notes.append("signed-only on protected paths")
+        if param.reframes:
+            notes.append("signed-only under a signed overlay")
         if not param.supported:
             notes.append("recognised, answered with 400 until implemented")
         values = param.values if param.supported else ""

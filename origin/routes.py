@@ -147,13 +147,35 @@ class Sources:
 async def _merge(
     state: AppState, unsigned: list[tuple[str, str]], signed: Mapping[str, auth.ArgValue] | None, rule: Rule
 ) -> Merged:
-    """Merge the layers, loading the requested and the strict profile off the event loop."""
-    name = requested_profile(unsigned, signed, rule)
-    profile = await anyio.to_thread.run_sync(state.profiles.load, name) if name else None
-    strict = None
-    if rule.profile is not None:
-        strict = await anyio.to_thread.run_sync(partial(state.profiles.load, rule.profile, label="profile (strict)"))
-    return merge_params(unsigned, signed, rule, state.settings, profile=profile, strict=strict)
+    """Merge the layers, loading the requested and the strict profile off the event loop. A profile
+    that cannot be loaded is reported together with every other failing parameter."""
+    problems: dict[str, str] = {}
+
+    async def load(name: str, label: str) -> dict[str, auth.ArgValue] | None:
+        try:
+            return await anyio.to_thread.run_sync(partial(state.profiles.load, name, label=label))
+        except ParameterError as exc:
+            problems.update(exc.problems)
+            return None
+
+    requested = requested_profile(unsigned, signed, rule)
+    profile = await load(requested.name, "profile") if requested else None
+    strict = await load(rule.profile, "profile (strict)") if rule.profile is not None else None
+    try:
+        merged = merge_params(
+            unsigned,
+            signed,
+            rule,
+            state.settings,
+            profile=profile,
+            profile_origin=requested.origin if requested else "args",
+            strict=strict,
+        )
+    except ParameterError as exc:
+        raise ParameterError({**exc.problems, **problems}) from exc
+    if problems:
+        raise ParameterError(problems)
+    return merged
 
 
 async def _watermark_source(state: AppState, merged: Merged, claims: auth.Claims | None) -> SourceInfo | None:
@@ -163,7 +185,7 @@ async def _watermark_source(state: AppState, merged: Merged, claims: auth.Claims
     if spec is None:
         return None
     rule = state.settings.rule_for(spec.path)
-    if rule.protect and merged.watermark_origin == "query":
+    if rule.protect and merged.watermark_origin == "query":  # the query's own, or a profile it asked for
         raise ParameterError({"watermark": "is a protected image; only a token may name it"})
     if rule.protect and merged.watermark_origin == "args":
         assert claims is not None

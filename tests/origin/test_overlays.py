@@ -239,7 +239,7 @@ def test_a_strict_profile_applies_on_top_of_everything(overlay_settings: Setting
     assert response.headers["x-ignored-params"] == "w"
 
 
-def test_a_strict_profile_that_breaks_fails_closed(overlay_settings: Settings, root: Path, sign: Sign) -> None:
+def test_a_strict_profile_that_breaks_later_fails_closed(overlay_settings: Settings, root: Path, sign: Sign) -> None:
     write_profile(root, "lock", {"text": "LOCKED"})
     client = TestClient(create_app(with_overrides(overlay_settings, rules=(Rule(prefix="/", profile="lock"),))))
     assert client.get(sign("/photo.jpg")).status_code == 200
@@ -284,6 +284,13 @@ def test_unsigned_parameters_cannot_remove_signed_text(client: TestClient, unsig
     without = make_token()
     a = client.get(f"/photo.jpg?{query}&jwt={with_text}")
     b = client.get(f"/photo.jpg?{query}&jwt={without}")
+    reframing = {name for name in unsigned if name in ("cw", "ch", "cx", "cy", "crop.aspectratio")}
+    if unsigned.get("scale.option") == "fill":
+        reframing.add("scale.option")
+    if reframing:  # choosing which part of the source is shown would let bands be stitched together
+        assert a.status_code == 400
+        assert a.json()["parameters"] == dict.fromkeys(reframing, "not allowed unsigned under a signed overlay")
+        return
     assert a.status_code == b.status_code
     if a.status_code != 200:  # e.g. an output over the size limit: refused for both alike
         assert a.json() == b.json()
@@ -292,3 +299,109 @@ def test_unsigned_parameters_cannot_remove_signed_text(client: TestClient, unsig
     assert marked.size == plain.size
     assert changed_fraction(plain, marked) * plain.width * plain.height >= 50, unsigned  # drawn, not a speck
     assert changed_fraction(plain, marked, (0.3, 0.3, 0.7, 0.7)) > 0.01, unsigned  # centred, on the image
+
+
+def test_bands_cannot_be_stitched_around_a_signed_overlay(oc: TestClient) -> None:
+    token = make_token(args={"text": "© Studio", "text.size": 60, "watermark": "/watermark.png"})
+    for query in ("ch=400&cy=0", "cw=300&cx=900", "crop.aspectratio=1:4", "w=1200&h=100&scale.option=fill"):
+        response = oc.get(f"/photo.jpg?{query}&jwt={token}")
+        assert response.status_code == 400, query
+    # the page may still choose sizes
+    assert oc.get(f"/photo.jpg?w=300&jwt={token}").status_code == 200
+    assert oc.get(f"/photo.jpg?w=300&h=300&scale.option=fit&jwt={token}").status_code == 200
+    # and crops stay free where no signed overlay is involved
+    assert oc.get("/photo.jpg?ch=400&cy=0&jwt=" + make_token()).status_code == 200
+
+
+def test_a_signed_overlay_cannot_be_faded_from_the_query_on_a_public_path(oc: TestClient) -> None:
+    token = make_token(args={"text": "PAID", "text.size": 60, "text.color": "FF0000"})
+    plain = get_image(oc, "/public/photo.jpg?w=400")
+    marked = get_image(oc, f"/public/photo.jpg?w=400&jwt={token}")
+    response = oc.get(f"/public/photo.jpg?w=400&text.opacity=0&text.color=00000000&jwt={token}")
+    assert response.status_code == 200
+    assert response.headers["x-ignored-params"] == "text.opacity, text.color"
+    assert changed_fraction(marked, decode(response.content)) < 0.001
+    assert changed_fraction(plain, decode(response.content), (0.2, 0.4, 0.8, 0.6)) > 0.05
+
+
+def test_a_strict_overlay_on_a_public_rule_cannot_be_faded_or_moved(overlay_settings: Settings, root: Path) -> None:
+    write_profile(root, "brand", {"watermark": "/public/logo.png", "watermark.position": "tile", "text": "BRAND"})
+    rules = (Rule(prefix="/"), Rule(prefix="/public/", protect=False, profile="brand"))
+    client = TestClient(create_app(with_overrides(overlay_settings, rules=rules)))
+    branded = get_image(client, "/public/photo.jpg?w=600")
+    tampered = client.get(
+        "/public/photo.jpg?w=600&watermark.opacity=0&text.opacity=0&watermark.scale.width=1"
+        "&watermark.position=southeast&text.color=00000000"
+    )
+    assert tampered.status_code == 200
+    assert changed_fraction(branded, decode(tampered.content)) < 0.001
+    assert set(tampered.headers["x-ignored-params"].split(", ")) == {
+        "watermark.opacity",
+        "text.opacity",
+        "watermark.scale.width",
+        "watermark.position",
+        "text.color",
+    }
+    assert client.get("/public/photo.jpg?w=600&cy=0&ch=100").status_code == 400
+
+
+def test_a_profile_speaks_with_the_authority_of_whoever_named_it(oc: TestClient, root: Path) -> None:
+    write_profile(root, "stamp", {"watermark": "/private/secret.png", "watermark.scale.width": "100%"})
+    public = oc.get("/public/photo.jpg?profile=stamp")
+    assert public.status_code == 400
+    assert public.json()["parameters"] == {"watermark": "is a protected image; only a token may name it"}
+    wrong_key = oc.get("/photo.jpg?jwt=" + make_token(args={"profile": "stamp"}))
+    assert wrong_key.status_code == 400
+    assert wrong_key.json()["parameters"] == {"watermark": "is protected by a key this token was not signed with"}
+    assert oc.get("/photo.jpg?jwt=" + make_token(args={"profile": "stamp"}, key=OTHER_KEY)).status_code == 200
+
+
+def test_text64_and_text_are_one_parameter_across_layers(overlay_settings: Settings, root: Path) -> None:
+    import base64
+
+    write_profile(root, "lock", {"text": "LOCKED"})
+    client = TestClient(create_app(with_overrides(overlay_settings, rules=(Rule(prefix="/", profile="lock"),))))
+    encoded = base64.b64encode(b"mine").decode()
+    response = client.get("/photo.jpg?w=200&jwt=" + make_token(args={"text.text64": encoded}))
+    assert response.status_code == 200  # the strict profile's text wins; no 400 for the other spelling
+
+
+def test_text64_obeys_the_text_rules(settings: Settings, sign: Sign) -> None:
+    import base64
+
+    client = TestClient(create_app(with_overrides(settings, max_text_length=5)))
+    too_long = base64.b64encode(b"abcdef").decode()
+    response = client.get(sign("/photo.jpg", args={"text.text64": too_long}))
+    assert response.json()["parameters"] == {"text.text64": "must be at most 5 characters"}
+
+
+def test_last_modified_follows_the_newer_of_image_and_watermark(oc: TestClient, sign: Sign, root: Path) -> None:
+    os.utime(root / "photo.jpg", (1_600_000_000, 1_600_000_000))
+    os.utime(root / "watermark.png", (1_700_000_000, 1_700_000_000))
+    response = oc.get(sign("/photo.jpg", args={"watermark": "/watermark.png"}, query="w=50"))
+    assert response.headers["last-modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+
+
+def test_profile_files_are_bounded_and_strict_about_repeats(oc: TestClient, sign: Sign, root: Path) -> None:
+    write_profile(root, "big", '{"w": 50, "x": "' + "a" * 70_000 + '"}')
+    response = oc.get(sign("/photo.jpg", args={"profile": "big"}))
+    assert response.json()["parameters"]["profile"] == "profile 'big' is larger than 65536 bytes"
+    write_profile(root, "twice", '{"w": 50, "w": 900}')
+    response = oc.get(sign("/photo.jpg", args={"profile": "twice"}))
+    assert "repeated parameter w" in response.json()["parameters"]["profile"]
+
+
+def test_a_missing_profile_is_reported_with_every_other_problem(oc: TestClient) -> None:
+    response = oc.get("/public/photo.jpg?profile=ghost&w=0")
+    assert response.json()["parameters"] == {
+        "profile": "no profile named 'ghost'",
+        "w": "must be 1..8192 or 1%..1000%",
+    }
+
+
+def test_a_broken_strict_profile_refuses_to_start(overlay_settings: Settings, root: Path) -> None:
+    from origin import ConfigError
+
+    write_profile(root, "lock", {"w": 0})
+    with pytest.raises(ConfigError, match="profile"):
+        create_app(with_overrides(overlay_settings, rules=(Rule(prefix="/", profile="lock"),)))

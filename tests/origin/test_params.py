@@ -318,7 +318,8 @@ def test_text64_is_base64_of_utf8_in_either_alphabet(settings: Settings) -> None
     assert text is not None and text.text == "Привет ✓?>"
     assert problems(settings, args={"text.text64": "***"}) == {"text.text64": "must be base64 of UTF-8 text"}
     assert problems(settings, args={"text": "a", "text.text64": "YQ"}) == {
-        "text.text64": "give text or text.text64, not both"
+        "text": "repeated parameter",
+        "text.text64": "repeated parameter",
     }
 
 
