@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +18,18 @@ from origin.metrics import Metrics
 
 log = logging.getLogger("origin.access")
 _TOKEN = re.compile(rb"(^|&)(jwt=)[^&]*")
+
+
+def configure_access_log() -> None:
+    """Write the access log, one JSON object a line, to standard output (in the serving process)."""
+    access = logging.getLogger("origin.access")
+    if access.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def redacted_target(scope: Scope) -> str:

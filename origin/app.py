@@ -11,8 +11,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from origin import routes
-from origin.access import AccessLogMiddleware
-from origin.cache import RenderCache
+from origin.access import AccessLogMiddleware, configure_access_log
+from origin.cache import FailureCache, RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, ParameterError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
 from origin.fonts import load_font_book
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
         settings=settings,
         store=FolderStore(settings.root, settings.max_source_bytes),
         cache=RenderCache(settings.cache_max_bytes),
+        failures=FailureCache(settings.broken_source_ttl),
         limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout, metrics),
         flights=SingleFlight(),
         profiles=ProfileStore(settings.profiles_dir),
@@ -102,4 +103,5 @@ def _check_strict_profiles(state: AppState) -> None:
 
 def app_from_env() -> Starlette:
     """ASGI factory for ``uvicorn --factory origin.app:app_from_env`` (and for several workers)."""
+    configure_access_log()
     return create_app(load_settings())

@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
-from transforms import Rendered
+from transforms import Rendered, TransformError
 
 ENTRY_OVERHEAD = 1024  # bytes charged per entry for its key, its Rendered object and the LRU's bookkeeping
 
@@ -54,3 +54,21 @@ class RenderCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._lru)
+
+
+class FailureCache:
+    """Sources that could not be decoded, remembered for ``ttl`` seconds by the exact files' versions,
+    so a burst of requests for a broken file parses it once, not once per request. A changed file has
+    a new version and is tried again at once."""
+
+    def __init__(self, ttl: float, max_entries: int = 4096) -> None:
+        self._ttl: TTLCache[Hashable, TransformError] = TTLCache(maxsize=max_entries, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> TransformError | None:
+        with self._lock:
+            return self._ttl.get(key)
+
+    def put(self, key: Hashable, error: TransformError) -> None:
+        with self._lock:
+            self._ttl[key] = error

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from origin import auth
+from origin.access import configure_access_log
 from origin.errors import AuthError, InvalidPathError
 from origin.paths import canonical_path
 from origin.settings import ConfigError, Settings, load_settings
@@ -84,11 +85,13 @@ def _serve(options: argparse.Namespace) -> int:
         print(f"signed URL (valid 1 hour): {url}")
         print(f"the same, resized by an unsigned parameter: {url}&w=300")
         sys.stdout.flush()
-    _log_access_as_json_lines()
+    configure_access_log()
     if options.workers > 1:
-        # Worker processes build their own app from the environment: hand them this process's choices,
-        # and a fresh folder where each writes its metrics so that /metrics sums every worker.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="origin-metrics-")
+        # Worker processes build their own app from the environment (origin.app.app_from_env, which
+        # sets up the same access log): hand them this process's choices, and a fresh folder where
+        # each writes its metrics so that /metrics sums every worker.
+        metrics_dir = tempfile.mkdtemp(prefix="origin-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         os.environ["ORIGIN_ROOT"] = str(settings.root)
         if options.config:
             os.environ["ORIGIN_CONFIG"] = str(Path(options.config).resolve())
@@ -101,22 +104,14 @@ def _serve(options: argparse.Namespace) -> int:
             port=options.port,
             workers=options.workers,
             log_level="info",
+            access_log=False,  # uvicorn's would print the token; the origin's own log redacts it
         )
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     from origin.app import create_app
 
     uvicorn.run(create_app(settings), host=options.host, port=options.port, log_level="info", access_log=False)
     return 0
-
-
-def _log_access_as_json_lines() -> None:
-    """The origin's own access log (one JSON object a line, token redacted) replaces uvicorn's."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access = logging.getLogger("origin.access")
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
 
 
 def _sign(options: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from origin import auth
-from origin.errors import AuthError, InvalidPathError, NotFoundError, ParameterError
+from origin.errors import AuthError, InvalidPathError, NotFoundError, OverloadedError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
 from origin.negotiate import negotiate
 from origin.params import Merged, merge_params, parse_query, requested_profile
@@ -20,7 +20,21 @@ from origin.paths import CANONICAL_PATH, IMAGE_EXTENSIONS, extension, is_reserve
 from origin.settings import Rule
 from origin.state import AppState
 from origin.store import SourceInfo
-from transforms import Assets, Encoding, Rendered, RenderOptions, render
+from transforms import (
+    Assets,
+    CorruptImageError,
+    Encoding,
+    ImageTooLargeError,
+    Rendered,
+    RenderOptions,
+    RenderTimeoutError,
+    TooManyFramesError,
+    UnsupportedImageError,
+    render,
+)
+
+# Failures that belong to the files, whatever the options: remembered for broken_source_ttl.
+SOURCE_ERRORS = (UnsupportedImageError, CorruptImageError, ImageTooLargeError, TooManyFramesError)
 
 
 async def healthz(request: Request) -> Response:
@@ -101,6 +115,9 @@ async def image(request: Request) -> Response:
         headers["X-Cache"] = "HIT"
     else:
         started = time.perf_counter()
+        known_failure = state.failures.get(sources.versions_and_paths)
+        if known_failure is not None:
+            raise known_failure  # parsed moments ago and found broken: not again for every request
 
         async def read_render_keep() -> tuple[Rendered, Sources]:
             began = time.perf_counter()
@@ -108,6 +125,15 @@ async def image(request: Request) -> Response:
                 rendered, current = await state.limiter.run(
                     _read_and_render, state, sources, merged.options, negotiated.encoding, state.limiter.deadline()
                 )
+            except OverloadedError:
+                raise  # refused or given up on: counted as queue rejections and timeouts
+            except RenderTimeoutError:
+                state.metrics.render_timeouts.inc()
+                raise
+            except SOURCE_ERRORS as exc:
+                state.metrics.render_failures.inc()
+                state.failures.put(sources.versions_and_paths, exc)
+                raise
             except Exception:
                 state.metrics.render_failures.inc()
                 raise
@@ -138,6 +164,12 @@ class Sources:
     @property
     def versions(self) -> tuple[str, str]:
         return self.image.version, self.watermark.version if self.watermark else "-"
+
+    @property
+    def versions_and_paths(self) -> tuple[str, ...]:
+        """Which files, in which versions: what a decoding failure belongs to."""
+        mark = (self.watermark.path, self.watermark.version) if self.watermark else ()
+        return (self.image.path, self.image.version, *mark)
 
     @property
     def mtime(self) -> float:

@@ -71,6 +71,7 @@ class Settings:
     source_formats: frozenset[str] = SOURCE_FORMATS
     max_animation_frames: int = 100
     cors_allow_origin: str = "*"
+    broken_source_ttl: float = 10.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -130,6 +131,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("cache_max_age: must be 0 or more")
     if not 0 <= s.jwt_leeway <= 300:
         raise ConfigError("jwt_leeway: must be 0..300 seconds")
+    if not 0 <= s.broken_source_ttl <= 3600:
+        raise ConfigError("broken_source_ttl: must be 0..3600 seconds")
     if not 0 < s.render_timeout <= 600:
         raise ConfigError("render_timeout: must be above 0 and at most 600 seconds")
     if s.max_output_dimension > 65_535:
@@ -312,7 +315,7 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
             if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
                 raise ValueError("must be a single-line string")
             return value
-        if name in ("jwt_leeway", "render_timeout"):
+        if name in ("jwt_leeway", "render_timeout", "broken_source_ttl"):
             if isinstance(value, bool):
                 raise ValueError("must be a number")
             return float(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from origin.cache import RenderCache
+from origin.cache import FailureCache, RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
@@ -23,6 +23,7 @@ class AppState:
     settings: Settings
     store: SourceStore
     cache: RenderCache
+    failures: FailureCache
     limiter: RenderLimiter
     flights: SingleFlight[tuple[Rendered, Sources]]
     profiles: ProfileStore

@@ -342,3 +342,35 @@ def test_reserved_names_are_never_served_as_files(tmp_path: Path, sign: Sign, pa
 def test_other_methods_are_405(client: TestClient, sign: Sign) -> None:
     assert_json_error(client.post(sign("/photo.jpg")), 405, "method not allowed")
     assert_json_error(client.delete("/healthz"), 405, "method not allowed")
+
+
+def test_a_broken_source_is_parsed_once_per_window_not_per_request(
+    tmp_path: Path, sign: Sign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from origin import routes as routes_module
+
+    calls = 0
+    real = routes_module.render
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routes_module, "render", counting)
+    (tmp_path / "broken.jpg").write_bytes((FIXTURES / "photo.jpg").read_bytes()[:2000])
+    client = TestClient(create_app(Settings(root=tmp_path, keys={"main": SECRET})))
+    for width in range(10, 30):  # different options, same broken file
+        assert client.get(sign("/broken.jpg", query=f"w={width}")).status_code == 422
+    assert calls == 1
+    shutil.copy(FIXTURES / "photo.jpg", tmp_path / "broken.jpg")  # fixed: a new version is tried at once
+    assert client.get(sign("/broken.jpg", query="w=10")).status_code == 200
+    assert calls == 2
+
+
+def test_broken_source_memory_can_be_turned_off(tmp_path: Path, sign: Sign) -> None:
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    client = TestClient(create_app(Settings(root=tmp_path, keys={"main": SECRET}, broken_source_ttl=0)))
+    for _ in range(3):
+        assert client.get(sign("/broken.png")).status_code == 422
+    assert client.get("/metrics").text.count("origin_render_failures_total 3.0") == 1

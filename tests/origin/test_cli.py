@@ -23,6 +23,7 @@ from starlette.testclient import TestClient
 
 from origin import Settings, create_app
 from origin.cli import main
+from origin.signing import sign_url as origin_sign_url
 from tests.conftest import FIXTURES, make_token
 
 KEY = "cli-secret-0123456789-0123456789-abc"
@@ -175,3 +176,47 @@ def test_dev_server_refuses_unsigned_and_tampered_urls(dev_server: tuple[str, st
     assert status == 403
     assert headers["X-Auth-Result"] == "signature mismatch"
     assert fetch(base + "/healthz")[0] == 200
+
+
+def test_several_workers_log_without_tokens_and_sum_their_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    key = "workers-key-0123456789-0123456789-abc"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORIGIN_", "PROMETHEUS_"))}
+    env.update({"ORIGIN_JWT_SECRET": key, "TMPDIR": str(tmp_path)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "origin", "serve", "--root", str(FIXTURES), "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
+    reader.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if fetch(base + "/healthz")[0] == 200:
+                    break
+            except urllib.error.URLError:
+                time.sleep(0.2)
+        url = base + origin_sign_url("/photo.jpg", key=key.encode(), query="w=40")
+        token = url.split("jwt=")[1]
+        for _ in range(6):
+            assert fetch(url)[0] == 200
+        metrics = fetch(base + "/metrics")[2].decode()
+        served = re.search(r'^origin_requests_total\{status="200"\} (\S+)$', metrics, re.MULTILINE)
+        assert served is not None and float(served.group(1)) >= 6  # summed over both workers
+        assert list(tmp_path.glob("origin-metrics-*")), "the workers share a multiprocess folder"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        reader.join(timeout=5)
+        process.stdout.close()
+    text = "".join(output)
+    assert token not in text and token[:24] not in text
+    assert text.count('"path": "/photo.jpg?w=40&jwt=REDACTED"') >= 6
+    assert not list(tmp_path.glob("origin-metrics-*")), "the metrics folder is removed at exit"
