@@ -58,11 +58,11 @@ def naive(data: bytes) -> bytes:
 def overlays() -> None:
     """Cost of a text overlay and of a tiled watermark on a 1200 px render, against the same render."""
     from origin.fonts import load_font_book
-    from transforms import Assets, Gravity, TextSpec, WatermarkSpec
+    from transforms import Assets, Gravity, TextSpec, WatermarkSpec, load_mark
 
     data = photographic_jpeg(1200, 800)
-    mark = (Path(__file__).resolve().parent.parent / "fixtures" / "images" / "watermark.png").read_bytes()
-    assets = Assets(fonts=load_font_book(), watermark=mark)
+    mark_bytes = (Path(__file__).resolve().parent.parent / "fixtures" / "images" / "watermark.png").read_bytes()
+    assets = Assets(fonts=load_font_book(), watermark=load_mark(mark_bytes, RenderLimits(), max_side=2048))
     base = RenderOptions(resize=ResizeSpec(width=Length(1200)))
     cases = {
         "plain": base,

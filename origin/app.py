@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from origin import routes
 from origin.access import AccessLogMiddleware, configure_access_log
-from origin.cache import FailureCache, RenderCache
+from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, ParameterError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
 from origin.fonts import load_font_book
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Starlette:
         store=FolderStore(settings.root, settings.max_source_bytes),
         cache=RenderCache(settings.cache_max_bytes),
         failures=FailureCache(settings.broken_source_ttl),
+        marks=MarkCache(settings.watermark_cache_bytes),
         limiter=RenderLimiter(settings.render_concurrency, settings.render_queue, settings.render_timeout, metrics),
         flights=SingleFlight(),
         profiles=ProfileStore(settings.profiles_dir),

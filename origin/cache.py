@@ -10,6 +10,7 @@ import threading
 from collections.abc import Hashable
 
 from cachetools import LRUCache, TTLCache
+from PIL import Image
 
 from transforms import Rendered, TransformError
 
@@ -72,3 +73,29 @@ class FailureCache:
     def put(self, key: Hashable, error: TransformError) -> None:
         with self._lock:
             self._ttl[key] = error
+
+
+MARK_MAX_SIDE = 2048  # a watermark is decoded at most this large (longest side): it is never drawn larger
+
+
+def _mark_size(mark: Image.Image) -> int:
+    return mark.width * mark.height * 4 + ENTRY_OVERHEAD
+
+
+class MarkCache:
+    """Decoded watermarks by (path, version), an LRU bounded in bytes of pixels: a mark is decoded
+    once, not on every miss. A changed file has a new version; the old entry ages out unused."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lru: LRUCache[Hashable, Image.Image] = LRUCache(maxsize=max_bytes, getsizeof=_mark_size)
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Image.Image | None:
+        with self._lock:
+            return self._lru.get(key)
+
+    def put(self, key: Hashable, mark: Image.Image) -> None:
+        if _mark_size(mark) > self._lru.maxsize:
+            return
+        with self._lock:
+            self._lru[key] = mark

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from origin import auth
+from origin.cache import MARK_MAX_SIDE
 from origin.errors import AuthError, InvalidPathError, NotFoundError, OverloadedError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
 from origin.negotiate import negotiate
@@ -30,6 +31,7 @@ from transforms import (
     RenderTimeoutError,
     TooManyFramesError,
     UnsupportedImageError,
+    load_mark,
     render,
 )
 
@@ -234,10 +236,14 @@ def _read_and_render(
 ) -> tuple[Rendered, Sources]:
     """The whole miss in one render thread: read each file once, render once."""
     data, image = state.store.read(sources.image)
-    mark_data, mark = None, None
-    if sources.watermark is not None:
-        mark_data, mark = state.store.read(sources.watermark)
-    assets = Assets(fonts=state.fonts, watermark=mark_data)
+    decoded, mark = None, sources.watermark
+    if mark is not None:
+        decoded = state.marks.get((mark.path, mark.version))
+        if decoded is None:
+            mark_data, mark = state.store.read(mark)
+            decoded = load_mark(mark_data, state.limits, max_side=MARK_MAX_SIDE)
+            state.marks.put((mark.path, mark.version), decoded)
+    assets = Assets(fonts=state.fonts, watermark=decoded)
     rendered = render(data, options, encoding, state.limits, assets=assets, deadline=deadline)
     return rendered, Sources(image, mark)
 

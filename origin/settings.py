@@ -72,6 +72,7 @@ class Settings:
     max_animation_frames: int = 100
     cors_allow_origin: str = "*"
     broken_source_ttl: float = 10.0
+    watermark_cache_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -110,6 +111,7 @@ _POSITIVE_INTS = (
     "render_queue",
     "cache_max_bytes",
     "max_animation_frames",
+    "watermark_cache_bytes",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from origin.cache import FailureCache, RenderCache
+from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
@@ -24,6 +24,7 @@ class AppState:
     store: SourceStore
     cache: RenderCache
     failures: FailureCache
+    marks: MarkCache
     limiter: RenderLimiter
     flights: SingleFlight[tuple[Rendered, Sources]]
     profiles: ProfileStore

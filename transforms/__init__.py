@@ -20,6 +20,7 @@ from .errors import (
     TransformError,
     UnsupportedImageError,
 )
+from .mark import load_mark
 from .options import (
     RGBA,
     CropSpec,
@@ -46,7 +47,7 @@ from .pipeline import STEPS, Rendered, render
 from .plan import Plan, plan_render, planned_size
 from .resize import resize
 from .text import draw_text
-from .watermark import apply_watermark, load_mark
+from .watermark import apply_watermark
 
 __all__ = [
     "Assets",

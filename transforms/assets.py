@@ -1,12 +1,15 @@
-"""What a render may need besides the source: font files and the watermark image, as bytes.
+"""What a render may need besides the source: font files, as bytes, and the decoded watermark.
 
-The origin reads them (fonts from its allowlist, the watermark through the same path and format
-checks as any source) and hands them in; ``transforms`` never opens a file itself.
+The origin reads them (fonts from its allowlist; the watermark through the same path checks as any
+source, decoded by :func:`transforms.mark.load_mark` and kept between renders) and hands them in;
+``transforms`` never opens a file itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from PIL import Image
 
 from .options import FontStyle, FontWeight
 
@@ -46,4 +49,4 @@ class FontBook:
 @dataclass(frozen=True, slots=True)
 class Assets:
     fonts: FontBook = field(default_factory=FontBook)
-    watermark: bytes | None = field(default=None, repr=False)
+    watermark: Image.Image | None = field(default=None, repr=False)  # RGBA, from load_mark; never modified

@@ -29,7 +29,7 @@ from .orient import orient
 from .plan import Plan, plan_render
 from .resize import resize
 from .text import draw_text
-from .watermark import apply_watermark, load_mark
+from .watermark import apply_watermark
 
 _NO_ASSETS = Assets()
 
@@ -91,9 +91,8 @@ def _watermark(image: Image.Image, job: _Job) -> Image.Image:
     if spec is None:
         return image
     if job.assets.watermark is None:
-        raise ValueError("a watermark was asked for but its bytes were not given")
-    mark = load_mark(job.assets.watermark, job.limits)
-    return apply_watermark(image, mark, spec, job.overlay_scale)
+        raise ValueError("a watermark was asked for but not given")
+    return apply_watermark(image, job.assets.watermark, spec, job.overlay_scale)
 
 
 def _text(image: Image.Image, job: _Job) -> Image.Image:

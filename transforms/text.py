@@ -7,36 +7,40 @@ width) so the overlay keeps its relative size at any output size. Percentages re
 Font size: ``font_size * scale``; else the size that makes the widest line ``size`` % of the image
 width; else 5 % of the width. Clamped to :data:`MIN_FONT_PX`..the shorter side, then shrunk (not
 below the minimum) until one line fits the height and, for ``size``, the widest line fits the wrap
-width. The outline is at most :data:`MAX_OUTLINE_FRACTION` of the shorter side, so the layer drawn
-is never much larger than the image.
+width; then, if the wrapped block is taller than the image, to the largest size at which every
+line fits (re-wrapped at each size tried, by binary search: about 15 wraps at most). The
+outline, and the reach of its blur (3 × the radius), are each at most :data:`MAX_OUTLINE_FRACTION`
+of the shorter side, so what is painted is never much larger than the image.
 
 Block: wrapped at spaces (an over-wide word is cut) to the image width less
-:data:`WRAP_MARGIN_PERCENT` on each side, newlines kept; lines that would fall below the image are
-dropped (the work is bounded by the height). Lines are aligned by ``align`` and padded by the
-outline width and, with a background, :data:`BACKGROUND_PADDING` of the font size.
+:data:`WRAP_MARGIN_PERCENT` on each side, newlines kept. Lines are dropped only when even
+:data:`MIN_FONT_PX` cannot fit them (a degenerate, tiny image): those below the image go, and
+nothing past the last line that fits is ever measured. Lines are aligned by ``align`` and padded
+by the outline width and, with a background, :data:`BACKGROUND_PADDING` of the font size.
 
 Placement: ``gravity`` puts the box at one of nine anchors, flush with the edges; ``x``/``y`` push
 it inward (on a centred axis: right/down). The box is then moved, never cut, onto the image (only
 a box larger than the image overflows, centred). The geometry (:func:`layout_text` and its parts)
-measures text through a :class:`Typesetter`, so it is tested without pixels.
+measures text through a :class:`~transforms.typeface.Typesetter`, so it is tested without pixels.
+
+Painting: besides the new image, only :meth:`TextLayout.paint_box` (the block's box plus the
+blur's reach) cut to the image is allocated: background, outline and text are composited in turn
+onto that patch (a masked paste on an opaque image; one reused RGBA layer on one with alpha).
 """
 
 from __future__ import annotations
 
-import io
-import itertools
 import math
-import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Protocol
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, features
+from PIL import Image, ImageDraw, ImageFilter
 
-from .assets import FontBook, FontFace
+from .assets import FontBook
 from .geometry import Box, Size, round_half_up
 from .options import RGBA, Gravity, Length, TextAlign, TextSpec
+from .typeface import FreeTypeSetter, Typeset, Typesetter, wrap_text
+from .typeface import choose_face as choose_face  # re-exported: it used to live here
 
 MIN_FONT_PX = 8
 DEFAULT_SIZE_PERCENT = 5.0
@@ -44,27 +48,13 @@ WRAP_MARGIN_PERCENT = 2.0
 BACKGROUND_PADDING = 0.25
 """The background box's padding around the text, as a fraction of the font size."""
 MAX_OUTLINE_FRACTION = 0.25
-"""The widest outline, as a fraction of the image's shorter side (bounds the layer's size)."""
-LAYOUT_ENGINE = ImageFont.Layout.RAQM if features.check_feature("raqm") else ImageFont.Layout.BASIC
-"""Raqm (bidi, shaping) when Pillow has it; the basic layout (no RTL, no shaping) otherwise."""
+"""The widest outline, and the farthest its blur reaches, as a fraction of the image's shorter side."""
 
 _REFERENCE_PX = 100  # the size the widest line is measured at to derive a font size from ``size``
 _FIT_ROUNDS = 4
+_BLUR_REACH = 3  # Pillow's Gaussian (3 box passes) reaches at most 3 x ceil(radius) px
 _MODES = ("L", "LA", "RGB", "RGBA")
-
-
-class Typesetter(Protocol):
-    """Text metrics at one font size, in pixels."""
-
-    line_height: int
-
-    def extent(self, line: str) -> tuple[int, int]:
-        """``(left, right)`` of ``line``'s ink and advance, from its pen origin (left <= 0)."""
-        ...
-
-
-Typeset = Callable[[int], Typesetter]
-"""A :class:`Typesetter` for a font size in pixels."""
+_OPAQUE_MODES = ("L", "RGB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +69,8 @@ class TextLayout:
     padding: int
     align: TextAlign
     box: Box
+    blur: float = 0.0
+    """The outline's blur radius in pixels (0 without an outline)."""
 
     def line_origins(self) -> tuple[tuple[int, int], ...]:
         """The top-left corner of each line's extent, relative to :attr:`box`."""
@@ -88,6 +80,16 @@ class TextLayout:
             (self.padding + (content - width) * shift // 2, self.padding + index * self.line_height)
             for index, width in enumerate(self.widths)
         )
+
+    @property
+    def reach(self) -> int:
+        """How far past :attr:`box` the blurred outline can spread, in pixels."""
+        return _BLUR_REACH * math.ceil(self.blur)
+
+    def paint_box(self) -> Box:
+        """:attr:`box` grown by :attr:`reach` on every side: everything drawing the layout touches."""
+        left, top, right, bottom = self.box
+        return left - self.reach, top - self.reach, right + self.reach, bottom + self.reach
 
 
 def scaled_px(value: int, scale: float) -> int:
@@ -109,46 +111,6 @@ def font_size_px(spec: TextSpec, image_size: Size, scale: float, widest_at_refer
     else:
         wanted = DEFAULT_SIZE_PERCENT * width / 100
     return max(MIN_FONT_PX, round_half_up(min(wanted, width, height)))
-
-
-def wrap_text(text: str, measure: Callable[[str], int], max_width: int, max_lines: int) -> tuple[str, ...]:
-    """``text`` in at most ``max_lines`` lines no wider than ``max_width`` (as ``measure`` says).
-
-    Newlines are kept, runs of spaces collapse, a line breaks at the last space that fits, and a
-    word wider than ``max_width`` is cut where it still fits (at least one character per line, so
-    every line makes progress). Nothing past ``max_lines`` is measured.
-    """
-    return tuple(itertools.islice(_lines(text, measure, max_width), max(1, max_lines)))
-
-
-def _lines(text: str, measure: Callable[[str], int], max_width: int) -> Iterator[str]:
-    for paragraph in text.strip().splitlines():
-        current = ""
-        for word in paragraph.split():
-            candidate = f"{current} {word}" if current else word
-            if measure(candidate) <= max_width:
-                current = candidate
-                continue
-            if current:
-                yield current
-            while len(word) > 1 and measure(word) > max_width:
-                cut = _longest_prefix(word, measure, max_width)
-                yield word[:cut]
-                word = word[cut:]
-            current = word
-        yield current
-
-
-def _longest_prefix(word: str, measure: Callable[[str], int], max_width: int) -> int:
-    """The longest prefix of ``word`` that fits (at least 1 character; not before a combining mark)."""
-    low, high = 1, len(word) - 1
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if measure(word[:middle]) <= max_width else (low, middle - 1)
-    cut = low
-    while cut > 1 and unicodedata.combining(word[cut]):
-        cut -= 1
-    return cut
 
 
 def place_box(block: Size, image_size: Size, gravity: Gravity, x: Length | None, y: Length | None, scale: float) -> Box:
@@ -187,28 +149,63 @@ def layout_text(spec: TextSpec, image_size: Size, scale: float, typeset: Typeset
     if spec.font_size is None and spec.size is not None:
         widest_at_reference = max(_width(typeset(_REFERENCE_PX), line) for line in paragraphs)
     size = font_size_px(spec, image_size, scale, widest_at_reference)
-    stroke = min(scaled_px(spec.outline_width, scale), max(1, int(min(image_size) * MAX_OUTLINE_FRACTION)))
+    bound = max(1, int(min(image_size) * MAX_OUTLINE_FRACTION))
+    stroke = min(scaled_px(spec.outline_width, scale), bound)
+    blur = min(min(spec.outline_blur, 1 << 20) * scale, bound / _BLUR_REACH) if stroke else 0.0
     margin = round_half_up(width * WRAP_MARGIN_PERCENT / 100)
 
-    def at(size: int) -> tuple[Typesetter, int, Size]:
+    def at(size: int) -> _Fit:
         padding = stroke + (round_half_up(size * BACKGROUND_PADDING) if spec.background_color else 0)
-        return typeset(size), padding, (max(1, width - 2 * (margin + padding)), max(1, height - 2 * padding))
+        return _Fit(typeset(size), padding, (max(1, width - 2 * (margin + padding)), max(1, height - 2 * padding)))
 
     for _ in range(_FIT_ROUNDS):
-        setter, padding, room = at(size)
-        ratio = room[1] / setter.line_height
+        fit = at(size)
+        ratio = fit.room[1] / fit.setter.line_height
         if spec.font_size is None and spec.size is not None:
-            ratio = min(ratio, room[0] / max(1, max(_width(setter, line) for line in paragraphs)))
+            ratio = min(ratio, fit.room[0] / max(1, max(_width(fit.setter, line) for line in paragraphs)))
         if ratio >= 1 or size <= MIN_FONT_PX:
             break
         size = max(MIN_FONT_PX, math.floor(size * ratio))
-    else:
-        setter, padding, room = at(size)
-    lines = wrap_text(spec.text, lambda line: _width(setter, line), room[0], room[1] // setter.line_height)
-    widths = tuple(_width(setter, line) for line in lines)
-    block = (max(widths) + 2 * padding, len(lines) * setter.line_height + 2 * padding)
+    size, lines = _fit_lines(spec.text, size, at)
+    fit = at(size)
+    widths = tuple(_width(fit.setter, line) for line in lines)
+    block = (max(widths) + 2 * fit.padding, len(lines) * fit.setter.line_height + 2 * fit.padding)
     box = place_box(block, image_size, spec.gravity, spec.x, spec.y, scale)
-    return TextLayout(size, lines, widths, setter.line_height, stroke, padding, spec.align, box)
+    return TextLayout(size, lines, widths, fit.setter.line_height, stroke, fit.padding, spec.align, box, blur)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    setter: Typesetter
+    padding: int
+    room: Size  # the width lines wrap to and the height they must fit in
+
+    def wrap(self, text: str) -> tuple[tuple[str, ...], bool]:
+        """``text`` wrapped to the room (as many lines as fit, at least one), and whether all of it fits."""
+        most = self.room[1] // self.setter.line_height
+        lines = wrap_text(text, lambda line: _width(self.setter, line), self.room[0], most + 1)
+        return lines[: max(1, most)], len(lines) <= most
+
+
+def _fit_lines(text: str, size: int, at: Callable[[int], _Fit]) -> tuple[int, tuple[str, ...]]:
+    """The largest size up to ``size`` at which every wrapped line fits the height, and its lines;
+    when not even :data:`MIN_FONT_PX` fits, that size and the lines that fit (a binary search over
+    the sizes, each wrap stopping one line past the room: bounded work whatever the text)."""
+    lines, fits = at(size).wrap(text)
+    if fits or size <= MIN_FONT_PX:
+        return size, lines
+    best, (lines, fits) = MIN_FONT_PX, at(MIN_FONT_PX).wrap(text)
+    if not fits:
+        return best, lines
+    low, high = MIN_FONT_PX + 1, size - 1
+    while low <= high:
+        middle = (low + high) // 2
+        wrapped, fits = at(middle).wrap(text)
+        if fits:
+            best, lines, low = middle, wrapped, middle + 1
+        else:
+            high = middle - 1
+    return best, lines
 
 
 def _width(setter: Typesetter, line: str) -> int:
@@ -216,71 +213,18 @@ def _width(setter: Typesetter, line: str) -> int:
     return right - left
 
 
-class _FreeTypeSetter:
-    """A :class:`Typesetter` over one face at one size, remembering the lines it measured."""
-
-    def __init__(self, data: bytes, size: int) -> None:
-        self.font = ImageFont.truetype(io.BytesIO(data), size, layout_engine=LAYOUT_ENGINE)
-        ascent, descent = self.font.getmetrics()
-        self.line_height = max(1, ascent + descent)
-        self._extents: dict[str, tuple[int, int]] = {}
-
-    def extent(self, line: str) -> tuple[int, int]:
-        if line not in self._extents:
-            left, _, right, _ = self.font.getbbox(line, anchor="la")
-            self._extents[line] = (min(0, int(left)), max(math.ceil(self.font.getlength(line)), int(right)))
-        return self._extents[line]
-
-
-def choose_face(fonts: FontBook, spec: TextSpec) -> FontFace:
-    """The face to draw ``spec`` with: the family's closest face (:meth:`FontBook.face`) when it
-    has a glyph for every visible character; otherwise the first face that does, the family's own
-    faces first, then the other families' (closest weight and style first, book order); otherwise
-    the family's closest face anyway (missing glyphs draw as boxes).
-
-    :raises ValueError: ``spec.family`` is not in the book (the origin checks its allowlist first).
-    """
-    try:
-        wanted = fonts.face(spec.family, spec.weight, spec.style)
-    except KeyError:
-        raise ValueError(f"unknown font family {spec.family!r}") from None
-    visible = {char for char in spec.text if unicodedata.category(char)[0] not in "ZC"}
-    if all(_has_glyph(wanted.data, char) for char in visible):
-        return wanted
-
-    def rank(face: FontFace) -> tuple[bool, bool, bool]:
-        return face.family != spec.family, face.weight is not spec.weight, face.style is not spec.style
-
-    for face in sorted(fonts.faces, key=rank):
-        if all(_has_glyph(face.data, char) for char in visible):
-            return face
-    return wanted
-
-
-@lru_cache(maxsize=8192)
-def _has_glyph(data: bytes, char: str) -> bool:
-    """Whether the font maps ``char`` (its rendering differs from the missing-glyph box)."""
-    return _probe(data, char) != _probe(data, "\U0010ffff")  # a noncharacter: never mapped
-
-
-@lru_cache(maxsize=64)
-def _probe(data: bytes, char: str) -> tuple[tuple[int, int], bytes]:
-    font = ImageFont.truetype(io.BytesIO(data), 16, layout_engine=ImageFont.Layout.BASIC)
-    mask = font.getmask(char)
-    return mask.size, bytes(mask)
-
-
 def draw_text(image: Image.Image, spec: TextSpec, fonts: FontBook, scale: float = 1.0) -> Image.Image:
     """``image`` with ``spec``'s text drawn on it (see the module docstring for the layout).
 
-    The text, its outline (``outline_width``, blurred by a Gaussian of radius ``outline_blur *
-    scale``) and its background box are painted on an RGBA layer, with ``opacity`` percentages
-    multiplying their colours' alpha, and the layer is alpha-composited onto the image. The outline
-    lies under the whole glyph, so a translucent fill shows the outline colour through it.
+    The background box, then the text's outline (``outline_width``, blurred by a Gaussian of radius
+    ``outline_blur * scale``), then the text are alpha-composited onto the image, with ``opacity``
+    percentages multiplying their colours' alpha. The outline lies under the whole glyph, so a
+    translucent fill shows the outline colour through it. Only the patch of the image under
+    :meth:`TextLayout.paint_box` is copied to paint on.
 
     :param image: in mode ``L``, ``LA``, ``RGB`` or ``RGBA``; never modified.
     :param spec: what to write and how.
-    :param fonts: the allowlisted faces (see :func:`choose_face`).
+    :param fonts: the allowlisted faces (see :func:`~transforms.typeface.choose_face`).
     :param scale: output width / source width: the factor for the spec's pixel values.
     :returns: a new image of the same size and mode.
     :raises ValueError: ``scale`` is not a finite number above 0, the mode is not supported, or
@@ -291,66 +235,80 @@ def draw_text(image: Image.Image, spec: TextSpec, fonts: FontBook, scale: float 
     if image.mode not in _MODES:
         raise ValueError(f"text cannot be drawn on a {image.mode} image")
     face = choose_face(fonts, spec)
-    setters: dict[int, _FreeTypeSetter] = {}
+    setters: dict[int, FreeTypeSetter] = {}
 
-    def typeset(size: int) -> _FreeTypeSetter:
+    def typeset(size: int) -> FreeTypeSetter:
         if size not in setters:
-            setters[size] = _FreeTypeSetter(face.data, size)
+            setters[size] = FreeTypeSetter(face.data, size)
         return setters[size]
 
     layout = layout_text(spec, image.size, scale, typeset)
-    if layout.box[0] == layout.box[2] or layout.box[1] == layout.box[3]:
+    visible = _overlap(layout.paint_box(), (0, 0, *image.size))
+    if layout.box[0] == layout.box[2] or layout.box[1] == layout.box[3] or not _has_area(visible):
         return image.copy()  # nothing visible to draw (zero-width characters only)
-    overlay = _render(layout, typeset(layout.font_size), spec, scale)
-    return _composite(image, overlay, layout.box)
+    return _paint_layout(image, visible, layout, typeset(layout.font_size), spec)
 
 
-def _render(layout: TextLayout, setter: _FreeTypeSetter, spec: TextSpec, scale: float) -> Image.Image:
-    left, top, right, bottom = layout.box
-    size = (right - left, bottom - top)
-    layer = Image.new("RGBA", size, _paint_colour(spec.background_color, spec.background_opacity))
+def _overlap(box: Box, other: Box) -> Box:
+    return max(box[0], other[0]), max(box[1], other[1]), min(box[2], other[2]), min(box[3], other[3])
+
+
+def _has_area(box: Box) -> bool:
+    return box[0] < box[2] and box[1] < box[3]
+
+
+def _paint_layout(
+    image: Image.Image, visible: Box, layout: TextLayout, setter: FreeTypeSetter, spec: TextSpec
+) -> Image.Image:
+    """A copy of ``image`` with ``layout`` painted on its ``visible`` part (the paint box, cut to it)."""
+    # The masks cover the patch and, so that the blur reads the right neighbours, the blur's reach
+    # around it; never past the paint box (there is nothing there).
+    reach = layout.reach
+    canvas = _overlap(
+        (visible[0] - reach, visible[1] - reach, visible[2] + reach, visible[3] + reach), layout.paint_box()
+    )
+    mask = Image.new("L", (canvas[2] - canvas[0], canvas[3] - canvas[1]))
+    at = (canvas[0] - visible[0], canvas[1] - visible[1])  # the masks' corner on the patch (<= 0)
+    shift = (layout.box[0] - canvas[0], layout.box[1] - canvas[1])  # the block's corner on the masks
+    patch = image.crop(visible)
+    if patch.mode not in ("RGB", "RGBA"):
+        patch = patch.convert("RGB" if image.mode in _OPAQUE_MODES else "RGBA")
+    layer = None if patch.mode == "RGB" else Image.new("RGBA", patch.size)
+    if spec.background_color:
+        width, height = layout.box[2] - layout.box[0], layout.box[3] - layout.box[1]
+        ImageDraw.Draw(mask).rectangle((*shift, shift[0] + width - 1, shift[1] + height - 1), fill=255)
+        _paint(patch, layer, mask, at, spec.background_color, spec.background_opacity)
+    lines = [
+        (line, (shift[0] + x, shift[1] + y)) for line, (x, y) in zip(layout.lines, layout.line_origins(), strict=True)
+    ]
     if layout.stroke:
-        halo = _mask(layout, setter, size, layout.stroke)
-        if spec.outline_blur:
-            halo = halo.filter(ImageFilter.GaussianBlur(spec.outline_blur * scale))
-        _paint(layer, halo, spec.outline_color, spec.outline_opacity)
-    _paint(layer, _mask(layout, setter, size, 0), spec.color, spec.opacity)
-    return layer
+        setter.draw(mask, lines, layout.stroke)
+        halo = mask.filter(ImageFilter.GaussianBlur(layout.blur)) if layout.blur else mask
+        _paint(patch, layer, halo, at, spec.outline_color, spec.outline_opacity)
+    setter.draw(mask, lines, 0)
+    _paint(patch, layer, mask, at, spec.color, spec.opacity)
+    result = image.copy()
+    result.paste(patch if patch.mode == image.mode else patch.convert(image.mode), visible[:2])
+    return result
 
 
-def _mask(layout: TextLayout, setter: _FreeTypeSetter, size: Size, stroke: int) -> Image.Image:
-    mask = Image.new("L", size)
-    draw = ImageDraw.Draw(mask)
-    for line, (x, y) in zip(layout.lines, layout.line_origins(), strict=True):
-        pen = x - setter.extent(line)[0]
-        draw.text((pen, y), line, font=setter.font, fill=255, anchor="la", stroke_width=stroke, stroke_fill=255)
-    return mask
-
-
-def _paint_colour(colour: RGBA | None, opacity: int) -> RGBA:
-    if colour is None:
-        return (0, 0, 0, 0)
-    return colour[0], colour[1], colour[2], colour[3] * opacity // 100
-
-
-def _paint(layer: Image.Image, mask: Image.Image, colour: RGBA, opacity: int) -> None:
-    """Composite ``colour`` at ``opacity`` % onto ``layer`` (in place: it is ours) through ``mask``."""
-    red, green, blue, alpha = _paint_colour(colour, opacity)
+def _paint(
+    patch: Image.Image, layer: Image.Image | None, coverage: Image.Image, at: Size, colour: RGBA, opacity: int
+) -> None:
+    """Composite ``colour`` at ``opacity`` % through ``coverage`` (its corner at ``at`` on ``patch``)
+    onto ``patch``, in place (both are ours): a masked paste on an opaque patch is exactly
+    compositing over it; on a patch with alpha, ``layer`` (patch-sized, reused) carries the colour."""
+    red, green, blue = colour[:3]
+    alpha = colour[3] * opacity // 100
     if alpha == 0:
         return
-    paint = Image.new("RGBA", layer.size, (red, green, blue, 0))
-    paint.putalpha(mask if alpha == 255 else mask.point([value * alpha // 255 for value in range(256)]))
-    layer.alpha_composite(paint)
-
-
-def _composite(image: Image.Image, overlay: Image.Image, box: Box) -> Image.Image:
-    """A copy of ``image`` with ``overlay`` composited at ``box`` (cut to the image if it overflows)."""
-    left, top, _, _ = box
-    region = (max(left, 0), max(top, 0), min(box[2], image.width), min(box[3], image.height))
-    result = image.copy()
-    if region[0] >= region[2] or region[1] >= region[3]:
-        return result
-    patch = image.crop(region).convert("RGBA")
-    patch.alpha_composite(overlay.crop((region[0] - left, region[1] - top, region[2] - left, region[3] - top)))
-    result.paste(patch.convert(image.mode), region[:2])
-    return result
+    if alpha < 255:
+        coverage = coverage.point([value * alpha // 255 for value in range(256)])
+    if layer is None:
+        patch.paste((red, green, blue), at, coverage)
+        return
+    if coverage.size != patch.size:
+        coverage = coverage.crop((-at[0], -at[1], patch.width - at[0], patch.height - at[1]))
+    layer.paste((red, green, blue, 255), (0, 0, *layer.size))
+    layer.putalpha(coverage)
+    patch.alpha_composite(layer)

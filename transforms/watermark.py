@@ -27,8 +27,9 @@ Tiling (:func:`tile_origins`)
     gravity gives a centred grid, ``northwest`` a grid starting at the top-left corner.
 
 Only the part of the mark that lands on the image is ever resampled (a mark asked 100 000 px wide
-costs no more than one as wide as the image), and a tiled layer is built by doubling: a few dozen
-pastes at most, whatever the number of tiles.
+costs no more than one as wide as the image). Tiles are laid one band of rows at a time (about an
+eighth of the image): a band is built by doubling (a few dozen pastes at most, whatever the number
+of tiles) and composited, so no layer as large as the image is ever made.
 """
 
 from __future__ import annotations
@@ -38,10 +39,8 @@ from fractions import Fraction
 
 from PIL import Image, ImageChops
 
-from .color import to_srgb
-from .decode import load, open_image
 from .geometry import Box, Region, Size, fill_region, quarter_turns, rotated_size, round_half_up, scaled_size
-from .options import Gravity, Layer, Length, RenderLimits, ResizeSpec, ScaleMode, WatermarkSpec
+from .options import Gravity, Layer, Length, ResizeSpec, ScaleMode, WatermarkSpec
 from .orient import rotate
 from .resize import REDUCING_GAP
 
@@ -54,21 +53,7 @@ _COLUMN = {g: _START if g.endswith("west") else _END if g.endswith("east") else 
 _ROW = {g: _START if g.startswith("north") else _END if g.startswith("south") else _MIDDLE for g in Gravity}
 _QUARTER_COS_SIN = {0: (1, 0), 1: (0, 1), 2: (-1, 0), 3: (0, -1)}  # clockwise quarter turns
 _FILTER_MARGIN = 3  # source pixels around the visible part that bicubic rotation still reads
-
-
-def load_mark(data: bytes, limits: RenderLimits) -> Image.Image:
-    """Decode the watermark's bytes exactly as a source: allowlisted formats (from the bytes),
-    ``limits.max_source_pixels`` checked from the header, first frame, EXIF orientation, colour
-    converted to sRGB.
-
-    :returns: a new ``RGBA`` image.
-    :raises UnsupportedImageError: not an image in an allowed format.
-    :raises ImageTooLargeError: more pixels than allowed.
-    :raises CorruptImageError: the data cannot be decoded.
-    """
-    source = open_image(data, limits)
-    image = to_srgb(load(source), source.icc_profile)
-    return image if image.mode == "RGBA" else image.convert("RGBA")
+_BANDS = 8  # a tiled layer is made an eighth of the image (or one row of tiles) at a time
 
 
 def mark_size(image_size: Size, mark_size: Size, spec: WatermarkSpec, scale: float = 1.0) -> Size:
@@ -126,7 +111,7 @@ def apply_watermark(image: Image.Image, mark: Image.Image, spec: WatermarkSpec, 
     colour mark on an ``L``/``LA`` image is laid in grey.
 
     :param image: in mode ``L``, ``LA``, ``RGB`` or ``RGBA``; never modified.
-    :param mark: any mode (``RGBA`` from :func:`load_mark`); never modified.
+    :param mark: any mode (``RGBA`` from :func:`transforms.mark.load_mark`); never modified.
     :param scale: output width / source width: pixel sizes and offsets are multiplied by it.
     :returns: a new image, in ``image``'s mode and size.
     :raises ValueError: ``image`` is in another mode, or ``scale`` is not above 0.
@@ -147,7 +132,7 @@ def apply_watermark(image: Image.Image, mark: Image.Image, spec: WatermarkSpec, 
         return _composite(image, part, (x + window[0], y + window[1]), back=back)
     xs, ys = tile_origins(image.size, footprint, (x, y))
     rolled = ImageChops.offset(part, (xs.start + window[0]) % part.width, (ys.start + window[1]) % part.height)
-    return _composite(image, _repeat(rolled, image.size), (0, 0), back=back)
+    return _tile(image, rolled, back=back)
 
 
 def _check_scale(scale: float) -> None:
@@ -263,33 +248,60 @@ def _fade(layer: Image.Image, opacity: int) -> Image.Image:
     return faded
 
 
-def _repeat(tile: Image.Image, size: Size) -> Image.Image:
-    """``tile`` repeated from the top-left corner over ``size``, by doubling what is already laid."""
-    layer = Image.new("RGBA", size)
-    layer.paste(tile, (0, 0))
-    done = tile.width
-    while done < size[0]:
-        layer.paste(layer.crop((0, 0, done, tile.height)), (done, 0))
+def _tile(image: Image.Image, tile: Image.Image, *, back: bool) -> Image.Image:
+    """A new image: ``tile`` (RGBA) repeated from the top-left corner over ``image`` (under it when
+    ``back``), a band of rows at a time. A band is a whole number of tiles high when tiles are at
+    most an eighth of the image high, so that one band, built once, serves every row."""
+    width, height = image.size
+    target = -(-height // _BANDS)
+    rows = tile.height * -(-target // tile.height) if tile.height <= target else target
+    band, phase = Image.new("RGBA", (width, rows)), -1
+    result = image.copy()
+    for top in range(0, height, rows):
+        if top % tile.height != phase:
+            phase = top % tile.height
+            _fill(band, tile, phase)
+        if image.mode in _OPAQUE_MODES:  # as in _composite
+            result.paste(band, (0, top), band)  # cut at the bottom edge
+            continue
+        box = (0, top, width, min(top + rows, height))
+        layer = band if box[3] - top == rows else band.crop((0, 0, width, box[3] - top))
+        result.paste(_merged(image, layer, box, back=back), box[:2])
+    return result
+
+
+def _fill(band: Image.Image, tile: Image.Image, phase: int) -> None:
+    """Fill ``band`` (ours) with ``tile`` repeated from its top-left corner, the band's first row
+    being the tile's row ``phase``: one period is pasted, then doubled across and down."""
+    (width, rows), (tile_w, tile_h) = band.size, tile.size
+    band.paste(tile, (0, -phase))
+    if phase and tile_h - phase < rows:
+        band.paste(tile, (0, tile_h - phase))
+    done, filled = tile_w, min(rows, tile_h)
+    while done < width:
+        band.paste(band.crop((0, 0, done, filled)), (done, 0))
         done *= 2
-    done = tile.height
-    while done < size[1]:
-        layer.paste(layer.crop((0, 0, size[0], done)), (0, done))
-        done *= 2
-    return layer
+    while filled < rows:  # ``filled`` is a whole number of periods, so copying it keeps the pattern
+        band.paste(band.crop((0, 0, width, filled)), (0, filled))
+        filled *= 2
 
 
 def _composite(image: Image.Image, layer: Image.Image, position: Point, *, back: bool) -> Image.Image:
     """A new image: ``layer`` (RGBA) over ``image`` at ``position``, or under it when ``back``."""
-    if image.mode in _OPAQUE_MODES:  # never ``back`` (invisible); a masked paste is over-compositing
-        result = image.copy()
-        result.paste(layer, position, layer)
-        return result
-    x, y = position
-    box = (x, y, x + layer.width, y + layer.height)
-    base = image.crop(box).convert("RGBA")
-    merged = Image.alpha_composite(layer, base) if back else Image.alpha_composite(base, layer)
-    if box == (0, 0, *image.size):
-        return merged if image.mode == "RGBA" else merged.convert(image.mode)
+    box = (*position, position[0] + layer.width, position[1] + layer.height)
+    if box == (0, 0, *image.size) and image.mode not in _OPAQUE_MODES:
+        return _merged(image, layer, box, back=back)
     result = image.copy()
-    result.paste(merged if image.mode == "RGBA" else merged.convert(image.mode), box)
+    if image.mode in _OPAQUE_MODES:  # never ``back`` (invisible); a masked paste is over-compositing
+        result.paste(layer, position, layer)
+    else:
+        result.paste(_merged(image, layer, box, back=back), position)
     return result
+
+
+def _merged(image: Image.Image, layer: Image.Image, box: Box, *, back: bool) -> Image.Image:
+    """The part ``box`` of ``image`` (``LA`` or ``RGBA``) with ``layer`` over it (under it when ``back``)."""
+    base = image.crop(box)
+    base = base if base.mode == "RGBA" else base.convert("RGBA")
+    merged = Image.alpha_composite(layer, base) if back else Image.alpha_composite(base, layer)
+    return merged if image.mode == "RGBA" else merged.convert(image.mode)

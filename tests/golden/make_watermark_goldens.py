@@ -18,8 +18,9 @@ from pathlib import Path
 from PIL import Image
 
 from tests.imaging import fixture_bytes
+from transforms.mark import load_mark
 from transforms.options import Gravity, Layer, Length, RenderLimits, WatermarkSpec
-from transforms.watermark import apply_watermark, load_mark
+from transforms.watermark import apply_watermark
 
 GOLDEN = Path(__file__).resolve().parent / "watermark"
 SCALE = 400 / 1200

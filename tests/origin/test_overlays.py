@@ -405,3 +405,32 @@ def test_a_broken_strict_profile_refuses_to_start(overlay_settings: Settings, ro
     write_profile(root, "lock", {"w": 0})
     with pytest.raises(ConfigError, match="profile"):
         create_app(with_overrides(overlay_settings, rules=(Rule(prefix="/", profile="lock"),)))
+
+
+def test_a_watermark_is_decoded_once_and_again_only_when_it_changes(
+    oc: TestClient, sign: Sign, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from origin import routes as routes_module
+
+    decoded: list[int] = []
+    real = routes_module.load_mark
+
+    def counting(data: bytes, *args: object, **kwargs: object) -> Image.Image:
+        decoded.append(len(data))
+        return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routes_module, "load_mark", counting)
+    for width in (100, 200, 300):
+        assert oc.get(sign("/photo.jpg", args={"watermark": "/watermark.png"}, query=f"w={width}")).status_code == 200
+    assert len(decoded) == 1
+    Image.new("RGBA", (50, 20), (0, 0, 255, 255)).save(root / "watermark.png")
+    assert oc.get(sign("/photo.jpg", args={"watermark": "/watermark.png"}, query="w=400")).status_code == 200
+    assert len(decoded) == 2
+
+
+def test_a_huge_watermark_is_decoded_no_larger_than_it_can_be_drawn(oc: TestClient, sign: Sign, root: Path) -> None:
+    Image.new("RGB", (5000, 3000), (0, 200, 0)).save(root / "huge.jpg", quality=50)
+    response = oc.get(sign("/photo.jpg", args={"watermark": "/huge.jpg", "watermark.opacity": 50}, query="w=300"))
+    assert response.status_code == 200
+    marks = list(oc.app.state.origin.marks._lru.values())  # type: ignore[attr-defined]
+    assert len(marks) == 1 and max(marks[0].size) == 2048

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from io import BytesIO
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,16 +18,8 @@ from tests.imaging import assert_images_close, fixture_image, mean_diff
 from transforms.assets import FontBook
 from transforms.geometry import Box, Size
 from transforms.options import FontStyle, FontWeight, Gravity, Length, TextAlign, TextSpec
-from transforms.text import (
-    LAYOUT_ENGINE,
-    MIN_FONT_PX,
-    choose_face,
-    draw_text,
-    font_size_px,
-    layout_text,
-    place_box,
-    wrap_text,
-)
+from transforms.text import MIN_FONT_PX, draw_text, font_size_px, layout_text, place_box
+from transforms.typeface import LAYOUT_ENGINE, FreeTypeSetter, choose_face, wrap_text
 
 FONTS = load_font_book()
 G = Gravity
@@ -46,6 +39,25 @@ class Mono:
 
     def extent(self, line: str) -> tuple[int, int]:
         return 0, (len(line) * self.size + 1) // 2
+
+
+class Counting:
+    """A :class:`Mono` factory that counts the sizes asked for and the measurements made."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.measured = 0
+
+    def __call__(self, size: int) -> Mono:
+        self.sizes.append(size)
+        counter, mono = self, Mono(size)
+
+        class Counted(Mono):
+            def extent(self, line: str) -> tuple[int, int]:
+                counter.measured += 1
+                return mono.extent(line)
+
+        return Counted(size)
 
 
 def px(value: int) -> Length:
@@ -197,6 +209,54 @@ def test_layout_of_a_long_text_on_a_tiny_image_is_bounded() -> None:
     assert layout.box[3] - layout.box[1] <= 50
 
 
+LICENCE = "© ACME\nLicensed to Bob only"
+
+
+def test_layout_shrinks_the_font_until_every_line_fits() -> None:
+    layout = layout_text(TextSpec(LICENCE), (1200, 90), 1.0, Mono)
+    assert layout.lines == ("© ACME", "Licensed to Bob only")  # the licence line is never dropped
+    assert layout.font_size == 36  # the largest size whose 2 lines fit: 2 x 45 px <= 90 (37: 2 x 47)
+    assert layout.box[3] - layout.box[1] == 90
+    wrapped = layout_text(TextSpec("lorem ipsum dolor " * 20, outline_width=3), (400, 100), 1.0, Mono)
+    assert " ".join(wrapped.lines).split() == ["lorem", "ipsum", "dolor"] * 20
+    assert wrapped.box[3] - wrapped.box[1] <= 100 and wrapped.font_size > MIN_FONT_PX
+
+
+def test_layout_keeps_the_size_when_the_lines_fit() -> None:
+    assert layout_text(TextSpec(LICENCE), (1200, 800), 1.0, Mono).font_size == 60  # 5 % of the width
+
+
+def test_fitting_a_long_text_on_a_tiny_image_does_bounded_work() -> None:
+    work = []
+    for repeat in (1, 100, 10_000):
+        counting = Counting()
+        spec = TextSpec(("x" * 300 + " lorem ipsum" * 16) * repeat, outline_width=1)
+        layout = layout_text(spec, (50, 50), 1.0, counting)
+        assert layout.font_size == MIN_FONT_PX and len(layout.lines) == 4  # (50 - 2 x 1) // 10 px
+        assert len(set(counting.sizes)) <= 2  # the size asked for, then the minimum: nothing fits
+        work.append(counting.measured)
+    assert work[0] == work[1] == work[2] < 200  # nothing past the 5th line is ever measured
+
+
+def test_fitting_tries_a_logarithmic_number_of_sizes() -> None:
+    counting = Counting()
+    layout = layout_text(TextSpec("lorem ipsum " * 400), (4000, 4000), 1.0, counting)
+    assert MIN_FONT_PX < layout.font_size < 200  # 5 % of the width, 200, does not fit
+    assert len(set(counting.sizes)) <= 2 + 8  # 200, the minimum, then a binary search over 9..199
+    assert counting.measured < 10 * 2 * 800  # each size: about one measurement per word (800 words)
+
+
+def test_layout_blur_and_its_reach() -> None:
+    plain = layout_text(TextSpec("ab", font_size=40, outline_blur=5), (1000, 800), 1.0, Mono)
+    assert (plain.blur, plain.reach, plain.paint_box()) == (0.0, 0, plain.box)  # no outline, no blur
+    layout = layout_text(TextSpec("ab", font_size=40, outline_width=4, outline_blur=5), (1000, 800), 0.5, Mono)
+    assert (layout.stroke, layout.blur, layout.reach) == (2, 2.5, 9)  # 3 x ceil(2.5)
+    left, top, right, bottom = layout.box
+    assert layout.paint_box() == (left - 9, top - 9, right + 9, bottom + 9)
+    huge = layout_text(TextSpec("ab", outline_width=4, outline_blur=10**9), (400, 300), 1.0, Mono)
+    assert huge.blur == 25 and huge.reach == 75  # reaches a quarter of the shorter side at most
+
+
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(
     text=st.text(alphabet="ab \n", min_size=1, max_size=80).filter(str.strip),
@@ -237,6 +297,9 @@ def test_layout_stays_on_the_image(
         assert bottom - top <= height
     for line, line_width in zip(layout.lines, layout.widths, strict=True):
         assert line_width <= max(1, width) or len(line.replace(" ", "")) <= 1
+    if layout.font_size > MIN_FONT_PX:  # lines are only ever dropped at the minimum size
+        assert "".join(layout.lines).replace(" ", "") == "".join(text.split())
+        assert bottom - top <= height
 
 
 # --- pixels ---------------------------------------------------------------------------------------
@@ -334,6 +397,51 @@ def test_outline_widens_the_text() -> None:
     assert blurred[2] - blurred[0] > thick[2] - thick[0]
 
 
+def test_a_blurred_outline_is_not_cut_at_the_block() -> None:
+    plain = grey()
+    spec = TextSpec("Hi", font_size=60, outline_width=6, outline_blur=5)
+    face = choose_face(FONTS, spec)
+    layout = layout_text(spec, plain.size, 1.0, lambda size: FreeTypeSetter(face.data, size))
+    left, top, right, bottom = changed(plain, draw_text(plain, spec, FONTS))
+    assert left < layout.box[0] and right > layout.box[2]  # the glow spreads past the block's box
+    assert layout.paint_box()[0] <= left and right <= layout.paint_box()[2]
+
+
+@pytest.fixture
+def allocations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Size]]:
+    """The mode and size of every image that ``new``, ``copy``, ``crop``, ``convert``, ``filter`` and ``point`` make."""
+    made: list[tuple[str, Size]] = []
+
+    def spy(original: Callable[..., Image.Image]) -> Callable[..., Image.Image]:
+        def wrapper(*args: Any, **kwargs: Any) -> Image.Image:
+            result = original(*args, **kwargs)
+            made.append((result.mode, result.size))
+            return result
+
+        return wrapper
+
+    monkeypatch.setattr(Image, "new", spy(Image.new))
+    for name in ("copy", "crop", "convert", "filter", "point"):
+        monkeypatch.setattr(Image.Image, name, spy(getattr(Image.Image, name)))
+    return made
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_only_the_text_s_patch_is_allocated(allocations: list[tuple[str, Size]], mode: str) -> None:
+    image = Image.new(mode, (3000, 2000), (90, 120, 150, 255)[: len(mode)])
+    spec = TextSpec(
+        "© Studio — preview", font_size=60, outline_width=6, outline_blur=4, background_color=(0, 0, 0, 255)
+    )
+    face = choose_face(FONTS, spec)
+    left, top, right, bottom = layout_text(spec, image.size, 1.0, lambda n: FreeTypeSetter(face.data, n)).paint_box()
+    allocations.clear()
+    draw_text(image, spec, FONTS)
+    assert [made for made in allocations if made[1] == image.size] == [(mode, image.size)]  # the new image
+    assert max(w * h for _, (w, h) in allocations if (w, h) != image.size) <= (right - left) * (bottom - top)
+    layers = [made for made in allocations if made[0] == "RGBA" and made[1] != image.size]
+    assert len(layers) == (0 if mode == "RGB" else 2)  # the patch and one layer, reused for each paint
+
+
 def test_outline_colour_and_opacity() -> None:
     spec = TextSpec("I", font_size=200, color=(0, 0, 0, 0), outline_width=10, outline_color=(255, 0, 0, 255))
     drawn = draw_text(grey(), spec, FONTS)
@@ -362,12 +470,31 @@ def test_long_text_wraps_within_the_width() -> None:
     assert 4 <= wrapped[0] and wrapped[2] <= 196  # inside the 2 % margins
 
 
-def test_long_text_on_a_tiny_image_is_quick() -> None:
+def test_long_text_on_a_tiny_image_draws_what_fits() -> None:
     plain = grey((50, 50))
-    started = time.perf_counter()
     drawn = draw_text(plain, TextSpec("x" * 300 + " lorem ipsum" * 16, outline_width=1), FONTS)
-    assert time.perf_counter() - started < 0.5
     assert drawn.size == (50, 50)
+    assert changed(plain, drawn)  # the bounded work is asserted without pixels, above
+
+
+def ink_bands(image: Image.Image) -> list[tuple[int, int]]:
+    """The left and right ends of the ink in each run of inked rows, top to bottom."""
+    bands: list[tuple[int, int]] = []
+    inked = False
+    for y in range(image.height):
+        row = image.crop((0, y, image.width, y + 1)).getbbox()
+        if row and inked:
+            bands[-1] = (min(bands[-1][0], row[0]), max(bands[-1][1], row[2]))
+        elif row:
+            bands.append((row[0], row[2]))
+        inked = row is not None
+    return bands
+
+
+def test_every_line_is_drawn_when_the_block_is_taller_than_the_image() -> None:
+    drawn = draw_text(Image.new("L", (1200, 90)), TextSpec(LICENCE), FONTS)
+    (top_left, top_right), (licence_left, licence_right) = ink_bands(drawn)  # two lines, both drawn
+    assert licence_right - licence_left > 2 * (top_right - top_left)  # "Licensed to Bob only"
 
 
 @hypothesis_settings(max_examples=60, deadline=None)

@@ -15,11 +15,11 @@ from tests.golden import make_watermark_goldens as goldens
 from tests.imaging import assert_images_close, encode, fixture_bytes, fixture_image, mean_diff
 from transforms.errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from transforms.geometry import Box, Size, rotated_size
+from transforms.mark import draft_scale, load_mark
 from transforms.options import Gravity, Layer, Length, RenderLimits, ScaleMode, WatermarkSpec
 from transforms.orient import rotate
 from transforms.watermark import (
     apply_watermark,
-    load_mark,
     mark_position,
     mark_size,
     tile_origins,
@@ -449,6 +449,75 @@ def test_a_one_pixel_tile_takes_a_few_pastes(monkeypatch: pytest.MonkeyPatch) ->
     assert len(calls) <= 30  # about log2(2000) + log2(1500), not 3 million
 
 
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Size]]]:
+    """The mode and size of every image made by ``new``, ``copy``, ``crop``, ``convert``,
+    ``transform``, ``resize``, ``alpha_composite`` and ``ImageChops.offset``."""
+    found: list[tuple[str, Size]] = []
+
+    def spy(original: Callable[..., Image.Image]) -> Callable[..., Image.Image]:
+        def wrapper(*args: Any, **kwargs: Any) -> Image.Image:
+            result = original(*args, **kwargs)
+            found.append((result.mode, result.size))
+            return result
+
+        return wrapper
+
+    for name in ("copy", "crop", "convert", "transform", "resize"):
+        monkeypatch.setattr(Image.Image, name, spy(getattr(Image.Image, name)))
+    monkeypatch.setattr(Image, "new", spy(Image.new))
+    monkeypatch.setattr(Image, "alpha_composite", spy(Image.alpha_composite))
+    monkeypatch.setattr(ImageChops, "offset", spy(ImageChops.offset))
+    yield found
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "LA", "RGBA"])
+@pytest.mark.parametrize("layer", [Layer.FRONT, Layer.BACK])
+def test_tiling_never_makes_a_layer_as_large_as_the_image(
+    made: list[tuple[str, Size]], mode: str, layer: Layer
+) -> None:
+    image, mark = grey((2000, 1600), mode), solid((1, 1))
+    made.clear()
+    result = apply_watermark(image, mark, spec(tile=True, rotate=45, opacity=50, layer=layer))
+    if mode in ("L", "RGB") and layer is Layer.BACK:
+        assert made == [(mode, image.size)]  # invisible: just the copy
+        return
+    if layer is Layer.FRONT:
+        assert len(result.getcolors() or []) == 2  # a dot every 3 px (a 1 px mark turned 45°: 3x3)
+    assert [found for found in made if found[1] == image.size] == [(mode, image.size)]  # the result, once
+    assert max(w * h for _, (w, h) in made if (w, h) != image.size) <= 2000 * (
+        1600 // 8 + 2
+    )  # a band: an eighth, rounded up to whole tiles
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "LA", "RGBA"])
+@pytest.mark.parametrize("tile_size", [(1, 1), (7, 5), (40, 37), (300, 150), (300, 203)])
+@pytest.mark.parametrize("layer", [Layer.FRONT, Layer.BACK])
+def test_tiles_laid_band_by_band_match_one_whole_layer(mode: str, tile_size: Size, layer: Layer) -> None:
+    image = Image.linear_gradient("L").resize((300, 203)).convert(mode)
+    if "A" in mode:
+        image.putalpha(Image.linear_gradient("L").rotate(90).resize((300, 203)))
+    mark = Image.merge(
+        "RGBA",
+        [Image.linear_gradient("L").resize(tile_size, Image.Resampling.NEAREST)] * 3
+        + [Image.radial_gradient("L").resize(tile_size, Image.Resampling.NEAREST)],
+    )
+    whole = Image.new("RGBA", image.size)  # the tiles from the top-left corner, as one layer
+    for top in range(0, image.height, tile_size[1]):
+        for left in range(0, image.width, tile_size[0]):
+            whole.paste(mark, (left, top))
+    if mode in ("L", "RGB"):
+        expected = image.copy()
+        if layer is Layer.FRONT:
+            expected.paste(whole, (0, 0), whole)
+    else:
+        base = image.convert("RGBA")
+        merged = Image.alpha_composite(whole, base) if layer is Layer.BACK else Image.alpha_composite(base, whole)
+        expected = merged.convert(mode)
+    placed = spec(tile=True, gravity=Gravity.NORTHWEST, layer=layer)
+    assert apply_watermark(image, mark, placed).tobytes() == expected.tobytes()
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     size=st.tuples(st.integers(1, 60), st.integers(1, 60)),
@@ -526,18 +595,82 @@ def test_load_mark_decodes_like_a_source(name: str, size: Size) -> None:
     ],
 )
 def test_a_bad_mark_raises_like_a_bad_source(data: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error, match="^watermark: "):
         load_mark(data, LIMITS)
+    with pytest.raises(error, match="^watermark: "):
+        load_mark(data, LIMITS, max_side=50)
 
 
 def test_a_mark_over_the_pixel_limit_is_refused() -> None:
-    with pytest.raises(ImageTooLargeError):
+    with pytest.raises(ImageTooLargeError, match="^watermark: the source is 200x80 px"):
         load_mark(fixture_bytes("watermark.png"), RenderLimits(max_source_pixels=200 * 80 - 1))
 
 
 def test_a_mark_outside_the_configured_formats_is_refused() -> None:
-    with pytest.raises(UnsupportedImageError):
+    with pytest.raises(UnsupportedImageError, match="^watermark: "):
         load_mark(fixture_bytes("watermark.png"), RenderLimits(source_formats=frozenset({"JPEG"})))
+
+
+@pytest.mark.parametrize(
+    ("size", "max_side", "scale"),
+    [
+        ((7000, 7000), 2048, 2),  # 3500 >= 2048; 1750 is not
+        ((7000, 7000), 100, 8),  # 875
+        ((8192, 100), 2048, 4),  # the longest side decides
+        ((100, 8192), 1024, 8),
+        ((8193, 10), 1024, 8),  # ceil(8193 / 8) = 1025
+        ((8185, 10), 1024, 8),  # ceil(8185 / 8) = 1024
+        ((8184, 10), 1024, 4),  # ceil(8184 / 8) = 1023
+        ((8192, 10), 1025, 4),
+        ((2048, 2048), 2048, 1),  # not larger than asked: as is
+        ((300, 200), 2048, 1),
+    ],
+)
+def test_draft_scale_is_the_smallest_decode_still_large_enough(size: Size, max_side: int, scale: int) -> None:
+    assert draft_scale(size, max_side) == scale
+
+
+def test_a_big_jpeg_mark_is_decoded_small_then_reduced(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Image.linear_gradient("L").resize((3000, 1000)).convert("RGB")
+    data = encode(source, "JPEG", quality=95)
+    decoded: list[Size] = []
+    original = Image.Image.resize
+
+    def resize(self: Image.Image, *args: Any, **kwargs: Any) -> Image.Image:
+        decoded.append(self.size)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", resize)
+    loaded = load_mark(data, LIMITS, max_side=500)
+    assert decoded == [(750, 250)]  # decoded at 1/4 (375 would be below 500), then reduced once
+    assert loaded.mode == "RGBA" and loaded.size == (500, 167)
+    monkeypatch.setattr(Image.Image, "resize", original)
+    assert_images_close(loaded, load_mark(data, LIMITS).resize((500, 167), Image.Resampling.LANCZOS), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "max_side", "size"),
+    [
+        ("watermark.png", 100, (100, 40)),  # alpha kept through the reduction
+        ("watermark.png", 2048, (200, 80)),  # smaller than asked: as is
+        ("rotated.jpg", 100, (67, 100)),  # EXIF orientation 6: 400x600 displayed
+        ("cmyk_icc.jpg", 200, (200, 150)),
+        ("animated.gif", 80, (80, 60)),
+    ],
+)
+def test_max_side_bounds_the_longest_side(name: str, max_side: int, size: Size) -> None:
+    full = load_mark(fixture_bytes(name), LIMITS)
+    loaded = load_mark(fixture_bytes(name), LIMITS, max_side=max_side)
+    assert loaded.mode == "RGBA" and loaded.size == size
+    assert_images_close(loaded, full.resize(size, Image.Resampling.LANCZOS), 2.0)
+    if name == "watermark.png":
+        assert loaded.getchannel("A").getextrema()[0] == 0  # its transparency kept
+
+
+@pytest.mark.parametrize("max_side", [0, -1])
+def test_max_side_below_1_is_refused(max_side: int) -> None:
+    with pytest.raises(ValueError, match="max_side"):
+        load_mark(fixture_bytes("watermark.png"), LIMITS, max_side=max_side)
 
 
 def test_the_pipeline_scale_keeps_the_mark_relative(mark: Image.Image, photo: Image.Image) -> None:
