@@ -72,9 +72,9 @@ async def image(request: Request) -> Response:
 
     signed = claims.args if claims else None
     merged = await _merge(state, unsigned, signed, rule)
+    info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images are served")
-    info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
     mark = await _watermark_source(state, merged, claims)
 
     output = merged.options.output

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from io import BytesIO
 
-from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
 from .geometry import Size
@@ -86,13 +86,40 @@ def open_image(data: bytes, limits: RenderLimits) -> SourceImage:
 
 
 def _orientation(image: ImageFile.ImageFile) -> int:
-    # Image.getexif, not the subclass's: PngImageFile.getexif decodes every pixel to look for an
-    # eXIf chunk after the image data. The orientation is decided here, from the header, once.
+    """The EXIF orientation (1..8; 1 when absent or unreadable), from the header, once.
+
+    Read from the raw EXIF block by :func:`exif_orientation` rather than ``getexif``: Pillow's EXIF
+    parser warns on damaged data (which a server must neither log per request nor turn into an
+    error), and ``PngImageFile.getexif`` decodes every pixel to look for a late eXIf chunk.
+    """
+    raw = image.info.get("exif")
+    return exif_orientation(raw) if isinstance(raw, bytes) else 1
+
+
+_EXIF_PREFIX = b"Exif\x00\x00"
+_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(raw: bytes) -> int:
+    """The Orientation tag of IFD0 in a raw EXIF block (with or without the ``Exif\\0\\0`` prefix),
+    or 1 when there is none or the block is damaged; every read is bounds-checked."""
+    tiff = raw[len(_EXIF_PREFIX) :] if raw.startswith(_EXIF_PREFIX) else raw
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
     try:
-        value = Image.Image.getexif(image).get(ExifTags.Base.Orientation, 1)
-    except _DECODE_ERRORS as exc:
-        raise CorruptImageError("the source's EXIF data cannot be read") from exc
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        (magic, ifd) = struct.unpack_from(order + "HI", tiff, 2)
+        if magic != 42:
+            return 1
+        (count,) = struct.unpack_from(order + "H", tiff, ifd)
+        for index in range(min(count, 512)):
+            tag, kind, _, value = struct.unpack_from(order + "HHI4s", tiff, ifd + 2 + 12 * index)
+            if tag == _ORIENTATION_TAG and kind == 3:  # SHORT, stored in the first two value bytes
+                (orientation,) = struct.unpack_from(order + "H", value)
+                return orientation if 1 <= orientation <= 8 else 1
+    except struct.error:
+        return 1
+    return 1
 
 
 def load(source: SourceImage, target: Size | None = None) -> Image.Image:

@@ -11,7 +11,7 @@ import pytest
 from PIL import ExifTags, Image, ImageDraw, ImageOps
 
 from tests.imaging import assert_images_close, decode, encode, fixture_bytes, fixture_image, inset, region_mean
-from transforms.decode import load, open_image
+from transforms.decode import exif_orientation, load, open_image
 from transforms.errors import CorruptImageError, ImageTooLargeError, TransformError, UnsupportedImageError
 from transforms.options import RenderLimits
 
@@ -162,12 +162,38 @@ def test_an_invalid_orientation_means_as_stored(value: int) -> None:
     assert (source.orientation, source.size) == (1, (60, 40))
 
 
-def test_corrupt_exif_is_pillows_warning_not_our_error() -> None:
+def test_corrupt_exif_is_ignored_quietly() -> None:
+    # damaged EXIF is ignored (orientation 1), as browsers do: no warning, no error
     data = encode(marker_image(), "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
-    with pytest.warns(UserWarning, match="Corrupt EXIF"):
-        source = open_image(data, LIMITS)
-    assert load(source).size == (60, 40)
+    source = open_image(data, LIMITS)
+    assert source.orientation == 1
+    assert load(source).size == marker_image().size
 
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"Exif\x00\x00",
+        b"Exif\x00\x00II*\x00",
+        b"Exif\x00\x00II*\x00\xff\xff\xff\x7f",  # IFD offset past the end
+        b"Exif\x00\x00MM\x00+\x00\x00\x00\x08",  # not 42
+        b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff",  # 65535 entries claimed, none there
+        b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x09\x00",  # 9
+    ],
+)
+def test_damaged_exif_blocks_give_orientation_1(raw: bytes) -> None:
+    assert exif_orientation(raw) == 1
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("value", range(1, 9))
+def test_exif_orientation_agrees_with_pillow(order: str, value: int) -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "x"
+    exif[ExifTags.Base.Orientation] = value
+    exif.endian = order
+    assert exif_orientation(exif.tobytes()) == value
 
 def grey16() -> Image.Image:
     return Image.new("I;16", (4, 4), 40000)

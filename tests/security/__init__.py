@@ -1,0 +1,1 @@
+"""Standing security tests of the origin: hostile tokens, paths, requests and inputs."""
