@@ -139,7 +139,8 @@ def merge_params(
     higher = layers["args"].keys() | layers["strict"].keys() | dropped
     ignored = tuple(given for canonical, (given, _) in query.items() if canonical in higher)
 
-    options = _build(values, problems)
+    spelled = {canonical: given for layer in (query, args) for canonical, (given, _) in layer.items()}
+    options = _build(values, spelled, problems)
     if problems:
         raise ParameterError(problems)
     assert options is not None
@@ -207,7 +208,7 @@ def _arg_text(value: ArgValue) -> str:
     return str(value)
 
 
-def _build(values: Mapping[str, Any], problems: dict[str, str]) -> RenderOptions | None:
+def _build(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict[str, str]) -> RenderOptions | None:
     """The frozen options from parsed values (the specs check cross-field rules themselves)."""
     output_defaults = OutputSpec()
     try:
@@ -230,8 +231,8 @@ def _build(values: Mapping[str, Any], problems: dict[str, str]) -> RenderOptions
                 flip=values.get("flip", False),
                 flop=values.get("flop", False),
             ),
-            watermark=_watermark(values, problems),
-            text=_text(values, problems),
+            watermark=_watermark(values, spelled, problems),
+            text=_text(values, spelled, problems),
             output=OutputSpec(
                 format=values["format"],
                 quality=values.get("q", output_defaults.quality),
@@ -245,12 +246,12 @@ def _build(values: Mapping[str, Any], problems: dict[str, str]) -> RenderOptions
         return None
 
 
-def _text(values: Mapping[str, Any], problems: dict[str, str]) -> TextSpec | None:
+def _text(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict[str, str]) -> TextSpec | None:
     given = [name for name in _TEXT_FIELDS if name in values]
     text = values.get("text")
     if text is None:
         if given:
-            problems["text"] = "required by " + ", ".join(given)
+            problems["text"] = "required by " + ", ".join(spelled.get(name, name) for name in given)
         return None
     fields = {field: values[name] for name, field in _TEXT_FIELDS.items() if name in values}
     try:
@@ -260,11 +261,11 @@ def _text(values: Mapping[str, Any], problems: dict[str, str]) -> TextSpec | Non
         return None
 
 
-def _watermark(values: Mapping[str, Any], problems: dict[str, str]) -> WatermarkSpec | None:
+def _watermark(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict[str, str]) -> WatermarkSpec | None:
     given = [name for name in (*_WATERMARK_FIELDS, "watermark.position") if name in values]
     if "watermark" not in values:
         if given:
-            problems["watermark"] = "required by " + ", ".join(given)
+            problems["watermark"] = "required by " + ", ".join(spelled.get(name, name) for name in given)
         return None
     fields = {field: values[name] for name, field in _WATERMARK_FIELDS.items() if name in values}
     if "watermark.position" in values:

@@ -30,6 +30,7 @@ from transforms import (
     RenderOptions,
     RenderTimeoutError,
     TooManyFramesError,
+    TransformError,
     UnsupportedImageError,
     load_mark,
     render,
@@ -118,24 +119,25 @@ async def image(request: Request) -> Response:
     else:
         started = time.perf_counter()
         known_failure = state.failures.get(sources.versions_and_paths)
-        if known_failure is not None:
-            raise known_failure  # parsed moments ago and found broken: not again for every request
+        if known_failure is not None:  # parsed moments ago and found broken: not again for every request
+            raise type(known_failure)(known_failure.message)
 
         async def read_render_keep() -> tuple[Rendered, Sources]:
             began = time.perf_counter()
             try:
                 rendered, current = await state.limiter.run(
-                    _read_and_render, state, sources, merged.options, negotiated.encoding, state.limiter.deadline()
+                    _remembering_failures,
+                    state,
+                    sources,
+                    merged.options,
+                    negotiated.encoding,
+                    state.limiter.deadline(),
                 )
-            except OverloadedError:
-                raise  # refused or given up on: counted as queue rejections and timeouts
             except RenderTimeoutError:
                 state.metrics.render_timeouts.inc()
                 raise
-            except SOURCE_ERRORS as exc:
-                state.metrics.render_failures.inc()
-                state.failures.put(sources.versions_and_paths, exc)
-                raise
+            except (OverloadedError, TransformError):
+                raise  # refusals are counted by the limiter, broken sources in the render thread
             except Exception:
                 state.metrics.render_failures.inc()
                 raise
@@ -246,6 +248,22 @@ def _read_and_render(
     assets = Assets(fonts=state.fonts, watermark=decoded)
     rendered = render(data, options, encoding, state.limits, assets=assets, deadline=deadline)
     return rendered, Sources(image, mark)
+
+
+def _remembering_failures(
+    state: AppState, sources: Sources, options: RenderOptions, encoding: Encoding, deadline: float
+) -> tuple[Rendered, Sources]:
+    """``_read_and_render``, noting a broken file at once, in the render thread, so that renders of it
+    still waiting for a slot find it noted and do not parse it again."""
+    known_failure = state.failures.get(sources.versions_and_paths)
+    if known_failure is not None:  # found broken while this render waited for its slot
+        raise type(known_failure)(known_failure.message)
+    try:
+        return _read_and_render(state, sources, options, encoding, deadline)
+    except SOURCE_ERRORS as exc:
+        state.failures.put(sources.versions_and_paths, exc)
+        state.metrics.render_failures.inc()
+        raise
 
 
 def _server_timing(rendered: Rendered, total: float) -> str:
