@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -52,6 +53,10 @@ class RequestTargetMiddleware:
 
 
 def create_app(settings: Settings) -> Starlette:
+    # Pillow warns, and carries on, when it meets damaged EXIF while *opening* a JPEG or AVIF (before
+    # any of our code runs). Such files are served like any other (orientation 1, as browsers do);
+    # the warning would only be noise in the log, or a 500 where warnings are made errors.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
     metrics = Metrics()
     state = AppState(
         settings=settings,
