@@ -103,9 +103,19 @@ def _json_object(part: str) -> dict[str, Any]:
         value = json.loads(raw.decode("utf-8"))
     except (binascii.Error, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeError too
         raise AuthError(MALFORMED) from exc
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not _utf8(value):
         raise AuthError(MALFORMED)
     return value
+
+
+def _utf8(value: Any) -> bool:
+    """Whether every string in ``value`` is real text (JSON escapes allow lone surrogates, which no
+    UTF-8 text, header or file name can hold)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _verify_signature(token: str, candidates: Mapping[str, bytes]) -> str:

@@ -17,6 +17,7 @@ routes nor transforms build a response or pick a status code.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -140,9 +141,17 @@ def from_transform_error(exc: transform_errors.TransformError) -> OriginError:
     return UnprocessableSourceError(exc.message)
 
 
+class _ErrorBody(JSONResponse):
+    """JSON with non-ASCII escaped: a body naming what the client sent (which may hold a lone
+    surrogate from a JSON token or profile) always encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def error_response(exc: OriginError) -> Response:
     headers = {"Cache-Control": "no-store", **exc.headers()}
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+    return _ErrorBody(exc.body(), status_code=exc.status_code, headers=headers)
 
 
 async def handle_origin_error(request: Request, exc: Exception) -> Response:
@@ -159,13 +168,13 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (unrouted paths, other methods) as JSON, like every other error."""
     assert isinstance(exc, HTTPException)
     headers = {"Cache-Control": "no-store", **(exc.headers or {})}
-    return JSONResponse({"error": exc.detail.lower()}, status_code=exc.status_code, headers=headers)
+    return _ErrorBody({"error": exc.detail.lower()}, status_code=exc.status_code, headers=headers)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Last resort: log the detail, tell the client nothing about it."""
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "internal error"}, status_code=500, headers={"Cache-Control": "no-store"})
+    return _ErrorBody({"error": "internal error"}, status_code=500, headers={"Cache-Control": "no-store"})
 
 
 EXCEPTION_HANDLERS = {

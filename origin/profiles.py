@@ -63,7 +63,7 @@ class ProfileStore:
             value: Any = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeats)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ParameterError({label: f"profile {name!r} is not valid JSON: {exc}"}) from exc
-        if not isinstance(value, dict) or not all(_is_scalar(item) for item in value.values()):
+        if not isinstance(value, dict) or not all(_is_scalar(item) for item in value.values()) or not _utf8(value):
             raise ParameterError({label: f"profile {name!r} must be a JSON object of strings, numbers and booleans"})
         return dict(value)
 
@@ -74,6 +74,14 @@ def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if repeated:
         raise ValueError(f"repeated parameter {', '.join(repeated)}")
     return dict(pairs)
+
+
+def _utf8(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a \\ud800 escape
+        return False
+    return True
 
 
 def _is_scalar(item: object) -> bool:
