@@ -8,9 +8,6 @@ holds a marker that must never come back.
 from __future__ import annotations
 
 import io
-import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,11 +15,11 @@ from pathlib import Path
 
 import jwt
 import pytest
-import uvicorn
 from PIL import Image
 
 from origin.app import create_app
 from origin.settings import Rule, Settings
+from tests.live import RawResponse, exchange, live_server
 
 SECRET = (b"raw-socket-secret-" * 4)[:64]
 MARKER = b"OUTSIDE-THE-ROOT-7f3a9c"
@@ -70,68 +67,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     (root / "linked-outside").symlink_to(outside, target_is_directory=True)
 
     settings = Settings(root=root, keys={"main": SECRET}, rules=(Rule(prefix="/"),), render_concurrency=2)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
-    try:
-        yield Served(port=port, root=root, outside=outside)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
-
-
-@dataclass(frozen=True)
-class RawResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    raw: bytes
-
-    def json(self) -> object:
-        return json.loads(self.body)
+    with live_server(create_app(settings)) as server:
+        yield Served(port=server.port, root=root, outside=outside)
 
 
 def send(port: int, target: bytes) -> RawResponse:
-    """One ``GET <target> HTTP/1.1`` with ``Connection: close``; the target goes out byte for byte."""
-    request = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(request)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    data = b"".join(chunks)
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _unchunk(body)
-    return RawResponse(status=int(status_line.split()[1]), headers=headers, body=body, raw=data)
-
-
-def _unchunk(body: bytes) -> bytes:
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
+    return exchange(port, target)
 
 
 def token(aud: str = "/") -> str:

@@ -27,12 +27,12 @@ from pathlib import Path
 import anyio.to_thread
 import httpx2
 import pytest
-import uvicorn
 from PIL import Image
 
 from origin import Settings, create_app, sign_url
 from origin.cache import ENTRY_OVERHEAD
 from origin.state import AppState
+from tests.live import live_server
 
 SECRET = (b"reliability-load-secret-" * 3)[:48]
 BIG = "/big.jpg"  # 3000×2000 noisy JPEG: a full-size render takes a noticeable while
@@ -88,36 +88,8 @@ class Running:
 @contextmanager
 def serve(settings: Settings) -> Iterator[Running]:
     app = create_app(settings)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", backlog=1024)
-    server = uvicorn.Server(config)
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    async def main() -> None:
-        loops.append(asyncio.get_running_loop())
-        await server.serve(sockets=[listener])
-
-    def run() -> None:  # what Server.run does, keeping a handle on the loop (uvloop when installed)
-        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(main())
-
-    thread = threading.Thread(target=run, name="uvicorn-under-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
-    try:
-        yield Running(port=port, state=app.state.origin, loop=loops[0])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        listener.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+    with live_server(app) as server:
+        yield Running(port=server.port, state=app.state.origin, loop=server.loop)
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:

@@ -17,9 +17,6 @@ suite: every family of path attack, with and without a valid token, and the othe
 from __future__ import annotations
 
 import io
-import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,12 +24,12 @@ from pathlib import Path
 
 import jwt
 import pytest
-import uvicorn
 from PIL import Image
 
 from origin.app import create_app
 from origin.settings import Rule, Settings
 from tests.conftest import SECRET
+from tests.live import RawResponse, exchange, live_server
 
 MARKER = b"SECURITY-SUITE-OUTSIDE-THE-ROOT-5b1e0c"
 ETC_PASSWD_FIRST_LINE = b"root:x:0:0"
@@ -93,76 +90,11 @@ def build_layout(base: Path) -> Path:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = build_layout(tmp_path_factory.mktemp("security-paths"))
     settings = Settings(root=root, keys={"main": SECRET}, rules=(Rule(prefix="/"),), render_concurrency=2)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
-    try:
-        yield Served(port=port, root=root)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+    with live_server(create_app(settings), log_level="error") as server:
+        yield Served(port=server.port, root=root)
 
 
 # --- raw HTTP/1.1 -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Raw:
-    status: int
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    raw: bytes  # everything the server sent
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
-
-def exchange(
-    port: int, target: bytes, method: bytes = b"GET", headers: tuple[bytes, ...] = (), body: bytes = b""
-) -> Raw:
-    """One request with ``Connection: close``; the request line goes out byte for byte."""
-    head = [method + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close", *headers]
-    if body or method in (b"POST", b"PUT", b"PATCH"):
-        head.append(b"Content-Length: %d" % len(body))
-    request = b"\r\n".join(head) + b"\r\n\r\n" + body
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(request)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    data = b"".join(chunks)
-    head_bytes, _, payload = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head_bytes.decode("latin-1").split("\r\n")
-    parsed: dict[str, str] = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        parsed[name.strip().lower()] = value.strip()
-    if parsed.get("transfer-encoding", "").lower() == "chunked":
-        payload = _unchunk(payload)
-    return Raw(status=int(status_line.split()[1]), headers=parsed, body=payload, raw=data)
-
-
-def _unchunk(body: bytes) -> bytes:
-    out = b""
-    while body:
-        size_line, _, rest = body.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            break
-        out += rest[:size]
-        body = rest[size + 2 :]
-    return out
 
 
 def token() -> bytes:
@@ -173,12 +105,12 @@ def signed(target: bytes) -> bytes:
     return target + b"?jwt=" + token()
 
 
-def assert_nothing_leaked(response: Raw) -> None:
+def assert_nothing_leaked(response: RawResponse) -> None:
     assert MARKER not in response.raw
     assert ETC_PASSWD_FIRST_LINE not in response.raw
 
 
-def assert_error(response: Raw, status: int, error: str | None = None, auth_result: str | None = None) -> None:
+def assert_error(response: RawResponse, status: int, error: str | None = None, auth_result: str | None = None) -> None:
     """An error answer: the status, a JSON body with ``error``, ``no-store``, the ``X-Auth-Result``
     (absent when ``auth_result`` is None), and nothing from outside the root."""
     assert_nothing_leaked(response)
@@ -192,7 +124,7 @@ def assert_error(response: Raw, status: int, error: str | None = None, auth_resu
     assert response.headers.get("x-auth-result") == auth_result, response.headers
 
 
-def assert_image(response: Raw) -> None:
+def assert_image(response: RawResponse) -> None:
     assert_nothing_leaked(response)
     assert response.status == 200, response.raw[:600]
     assert response.headers["content-type"].startswith("image/")

@@ -195,6 +195,7 @@ def test_exif_orientation_agrees_with_pillow(order: str, value: int) -> None:
     exif.endian = order
     assert exif_orientation(exif.tobytes()) == value
 
+
 def grey16() -> Image.Image:
     return Image.new("I;16", (4, 4), 40000)
 
