@@ -11,8 +11,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from origin import routes
+from origin import minting, openapi, routes, studio
 from origin.access import AccessLogMiddleware, configure_access_log
+from origin.admin import AdminGate
 from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, ParameterError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
@@ -22,6 +23,7 @@ from origin.metrics import Metrics
 from origin.params import merge_params
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.profiles import ProfileStore
+from origin.sessions import SessionStore
 from origin.settings import ConfigError, Settings, load_settings
 from origin.state import AppState
 from origin.store import FolderStore
@@ -70,6 +72,8 @@ def create_app(settings: Settings) -> Starlette:
         fonts=load_font_book(),
         limits=settings.render_limits,
         metrics=metrics,
+        admin=AdminGate(settings.admin_token) if settings.admin_token is not None else None,
+        sessions=SessionStore() if settings.admin_token is not None else None,
     )
 
     @contextlib.asynccontextmanager
@@ -81,6 +85,15 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/healthz", routes.healthz, methods=["GET", "HEAD"]),
             Route("/metrics", routes.metrics, methods=["GET"]),
+            Route("/openapi.json", openapi.document, methods=["GET"]),
+            Route("/v2/files/jwt", minting.mint_url, methods=["POST"]),
+            Route("/studio", studio.page, methods=["GET"]),
+            Route("/studio/login", studio.login, methods=["POST"]),
+            Route("/studio/logout", studio.logout, methods=["POST"]),
+            Route("/studio/static/{name}", studio.static_file, methods=["GET"]),
+            Route("/studio/api/browse", studio.browse, methods=["GET"]),
+            Route("/studio/api/options", studio.options, methods=["GET"]),
+            Route("/studio/api/sign", studio.sign, methods=["POST"]),
             Route("/{path:path}", routes.image, methods=["GET", "HEAD"]),
         ],
         middleware=[

@@ -4,11 +4,16 @@
     ├── BadRequestError                400
     │   ├── InvalidPathError           400 invalid path
     │   ├── ParameterError             400 invalid parameters (names every failing one)
-    │   └── OutputTooLargeError        400 output too large
+    │   ├── OutputTooLargeError        400 output too large
+    │   └── InvalidBodyError           400 invalid body (not JSON, not an object, not a form)
+    ├── UnauthorizedError              401 with WWW-Authenticate: Bearer (admin token, studio session)
     ├── AuthError                      403, X-Auth-Result: <reason>
+    ├── CsrfError                      403 csrf (studio: missing or wrong X-CSRF-Token)
     ├── NotFoundError                  404
+    ├── BodyTooLargeError              413
     ├── UrlTooLongError                414
     ├── UnprocessableSourceError       422 (corrupt, unsupported, too many bytes/pixels/frames)
+    ├── TooManyAttemptsError           429 with Retry-After (wrong admin tokens from one client)
     └── OverloadedError                503 with Retry-After
 
 ``transforms.TransformError`` subclasses are mapped here too (``_TRANSFORM_ERRORS``), so neither
@@ -77,6 +82,44 @@ class ParameterError(BadRequestError):
 
 class OutputTooLargeError(BadRequestError):
     public_message = "output too large"
+
+
+class InvalidBodyError(BadRequestError):
+    public_message = "invalid body"
+
+
+class UnauthorizedError(OriginError):
+    """No admin token, a wrong one, or no studio session."""
+
+    status_code = 401
+    public_message = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="origin"'}
+
+
+class CsrfError(OriginError):
+    """A studio request that changes something without the session's ``X-CSRF-Token``."""
+
+    status_code = 403
+    public_message = "csrf"
+
+
+class BodyTooLargeError(OriginError):
+    status_code = 413
+    public_message = "body too large"
+
+
+class TooManyAttemptsError(OriginError):
+    status_code = 429
+    public_message = "too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(None)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class AuthError(OriginError):

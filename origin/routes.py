@@ -72,11 +72,11 @@ async def image(request: Request) -> Response:
         raise AuthError(auth.MISSING)
 
     signed = claims.args if claims else None
-    merged = await _merge(state, unsigned, signed, rule)
+    merged = await merge_layers(state, unsigned, signed, rule)
     info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images are served")
-    mark = await _watermark_source(state, merged, claims)
+    mark = await watermark_source(state, merged, claims)
 
     output = merged.options.output
     negotiated = negotiate(output.format, output.webp_fallback, request.headers.get("accept", ""))
@@ -180,7 +180,7 @@ class Sources:
         return max(self.image.mtime, self.watermark.mtime if self.watermark else 0.0)
 
 
-async def _merge(
+async def merge_layers(
     state: AppState, unsigned: list[tuple[str, str]], signed: Mapping[str, auth.ArgValue] | None, rule: Rule
 ) -> Merged:
     """Merge the layers, loading the requested and the strict profile off the event loop. A profile
@@ -214,7 +214,7 @@ async def _merge(
     return merged
 
 
-async def _watermark_source(state: AppState, merged: Merged, claims: auth.Claims | None) -> SourceInfo | None:
+async def watermark_source(state: AppState, merged: Merged, claims: auth.Claims | None) -> SourceInfo | None:
     """The watermark's file, if one is asked for. A watermark never reveals a protected image: one
     from the unsigned query must itself be public, one from a token must be signable by its key."""
     spec = merged.options.watermark

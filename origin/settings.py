@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from transforms import OutputFormat, RenderLimits
 
@@ -73,6 +74,9 @@ class Settings:
     cors_allow_origin: str = "*"
     broken_source_ttl: float = 10.0
     watermark_cache_bytes: int = 64 * 1024 * 1024
+    # Enables POST /v2/files/jwt and /studio. A secret: from ORIGIN_ADMIN_TOKEN only, never the file.
+    admin_token: str | None = field(default=None, repr=False)
+    public_base_url: str | None = None  # base of minted URLs; None = the request's own scheme://host
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -98,7 +102,7 @@ class Settings:
 
 
 # Settings that a TOML top-level key or an ORIGIN_<NAME> variable may set, with their parsers.
-_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "rules")}
+_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "rules", "admin_token")}
 _POSITIVE_INTS = (
     "cache_max_age",
     "max_source_bytes",
@@ -151,6 +155,13 @@ def _validate(s: Settings) -> None:
         OutputFormat.GIF,
     ):
         raise ConfigError("default_format: unknown format")
+    if s.admin_token is not None:
+        if len(s.admin_token.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ConfigError(f"admin_token: ORIGIN_ADMIN_TOKEN must be at least {MIN_SECRET_BYTES} bytes")
+        if s.admin_token.encode("utf-8") in s.keys.values():
+            raise ConfigError("admin_token: ORIGIN_ADMIN_TOKEN must not be one of the signing keys")
+    if s.public_base_url is not None:
+        _check_base_url(s.public_base_url)
     if s.profiles_dir is not None and not s.profiles_dir.is_dir():
         raise ConfigError(f"profiles_dir: {s.profiles_dir} is not a directory")
     if not s.rules or not any(rule.prefix == "/" for rule in s.rules):
@@ -179,6 +190,22 @@ def _validate(s: Settings) -> None:
                 raise ConfigError(f"{where}.profile: no file {rule.profile}.json in {s.profiles_dir}")
 
 
+def _check_base_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced [IPv6] host
+        parts = urlsplit("")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or any(char.isspace() or ord(char) < 32 for char in url)
+    ):
+        raise ConfigError("public_base_url: must be an http:// or https:// URL with a host, no query or fragment")
+
+
 def load_settings(
     *,
     config_path: str | None = None,
@@ -199,6 +226,8 @@ def load_settings(
             raise ConfigError(f"config: {config_path} is not valid TOML: {exc}") from exc
     base = Path(config_path).parent if config_path else Path.cwd()
 
+    if "admin_token" in raw:
+        raise ConfigError("admin_token: a secret; set it with ORIGIN_ADMIN_TOKEN, not in the configuration file")
     unknown = sorted(set(raw) - _SCALARS - {"keys", "rules", "public_keys"})
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting")
@@ -224,7 +253,8 @@ def load_settings(
     if dev and not keys:
         keys = {DEV_KEY_ID: secrets.token_urlsafe(32).encode("ascii")}
     rules = _parse_rules(raw.get("rules"))
-    return Settings(keys=keys, rules=rules, **values)
+    admin_token = env.get("ORIGIN_ADMIN_TOKEN") or None
+    return Settings(keys=keys, rules=rules, admin_token=admin_token, **values)
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
@@ -313,6 +343,11 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
                 if name == "source_formats"
                 else frozenset(i.lower() for i in cleaned)
             )
+        if name == "public_base_url":
+            if not isinstance(value, str):
+                raise ValueError("must be a URL")
+            _check_base_url(value)
+            return value.rstrip("/")
         if name == "cors_allow_origin":
             if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
                 raise ValueError("must be a single-line string")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from origin.admin import AdminGate
 from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
 from origin.profiles import ProfileStore
+from origin.sessions import SessionStore
 from origin.settings import Settings
 from origin.store import SourceStore
 from transforms import FontBook, Rendered, RenderLimits
@@ -31,3 +33,5 @@ class AppState:
     fonts: FontBook
     limits: RenderLimits
     metrics: Metrics
+    admin: AdminGate | None = None  # set when ORIGIN_ADMIN_TOKEN is: minting and the studio
+    sessions: SessionStore | None = None  # studio sessions, with admin

@@ -335,6 +335,8 @@ def test_reserved_names_are_never_served_as_files(tmp_path: Path, sign: Sign, pa
     assert response.content != target.read_bytes()
     if path == "/metrics":
         assert response.status_code == 200 and b"origin_requests_total" in response.content
+    elif path == "/openapi.json":
+        assert response.status_code == 200 and response.json()["openapi"].startswith("3.1")
     elif path != "/healthz":
         assert_json_error(response, 404, "not found")
 
