@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -20,11 +21,13 @@ from origin.errors import OverloadedError
 from origin.metrics import Metrics
 
 T = TypeVar("T")
+_LIMITERS = itertools.count(1)
 
 
 class RenderLimiter:
     def __init__(self, concurrency: int, queue: int, timeout: float, metrics: Metrics | None = None) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="render")
+        self.thread_prefix = f"render-{next(_LIMITERS)}"  # tells this pool's threads from another app's
+        self._pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix=self.thread_prefix)
         self._capacity = concurrency + queue
         self.timeout = timeout
         self._lock = threading.Lock()

@@ -298,10 +298,12 @@ class Threads:
         return self.render + self.anyio + len(self.other)
 
 
-def threads() -> Threads:
+def threads(render_prefix: str) -> Threads:
+    """Threads by kind; ``render`` counts only the pool of the server under test (other apps built
+    earlier in the same process keep their own idle pools)."""
     alive = threading.enumerate()
     return Threads(
-        render=sum(t.name.startswith("render") for t in alive),
+        render=sum(t.name.startswith(render_prefix + "_") for t in alive),
         anyio=sum(t.name == "AnyIO worker thread" for t in alive),
         other=frozenset(f"{t.name}#{t.ident}" for t in alive if not t.name.startswith(("render", "AnyIO worker"))),
     )
@@ -329,7 +331,7 @@ def test_clients_leaving_mid_render_leak_nothing(root: Path) -> None:
             before = parse_metrics(client.get("/metrics").text)
         assert wait_for(lambda: state.limiter.in_flight == 0 and len(state.flights) == 0, seconds=10)
         wait_for(lambda: server.task_count() <= 2, seconds=2)  # best effort: uvicorn's serve and lifespan tasks
-        base_fds, base_threads, base_tasks = open_fds(), threads(), server.task_count()
+        base_fds, base_threads, base_tasks = open_fds(), threads(state.limiter.thread_prefix), server.task_count()
 
         # 50 clients: 40 send a GET and close (FIN), the last 10 reset (RST); every distinct URL
         # has at least one FIN client, so each is certain to reach the app
@@ -346,7 +348,7 @@ def test_clients_leaving_mid_render_leak_nothing(root: Path) -> None:
             f"renders did not drain: in flight {state.limiter.in_flight}, flights {len(state.flights)}"
         )
         settled = wait_for(lambda: server.task_count() <= base_tasks + 1 and open_fds() <= base_fds + 2, seconds=15)
-        fds, now_threads, tasks = open_fds(), threads(), server.task_count()
+        fds, now_threads, tasks = open_fds(), threads(state.limiter.thread_prefix), server.task_count()
 
         with httpx2.Client(base_url=server.base_url, timeout=30) as client:
             kept = client.get(urls[0])  # rendered for a client that left: kept, not wasted
