@@ -9,6 +9,7 @@ The counts live in a bounded ``cachetools.TTLCache``, so a flood of addresses ca
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import math
 import threading
 import time
@@ -66,9 +67,17 @@ class AdminGate:
 
 
 def client_address(request: Request) -> str:
-    """The peer's address: what wrong attempts are counted by. Behind a reverse proxy, run uvicorn
-    with ``--proxy-headers --forwarded-allow-ips`` so that this is the real client."""
-    return request.client.host if request.client is not None else "unknown"
+    """What wrong attempts are counted by: the client's IPv4 address, or its IPv6 /64 (one host
+    usually holds a whole /64). uvicorn takes the address from ``X-Forwarded-For`` only on
+    connections from ``--forwarded-allow-ips`` (by default 127.0.0.1: the shipped nginx in front)."""
+    host = request.client.host if request.client is not None else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -33,24 +33,28 @@ class Listing:
 def list_folder(store: FolderStore, folder: str) -> Listing:
     """The subfolders and images of ``folder`` (``/`` or a canonical path ending in ``/``)."""
     real = store.resolve(folder)
-    if not real.is_dir():
+    if _kind(real) != "folder":
         raise NotFoundError("no such folder")
     folders: list[str] = []
     images: list[str] = []
     truncated = False
-    with os.scandir(real) as entries:
-        for count, entry in enumerate(entries):
-            if count >= MAX_SCANNED:
-                truncated = True
-                break
-            listed = _entry(store, folder, entry.name)
-            if listed is None:
-                continue
-            child, target = listed
-            if target.is_dir():
-                folders.append(child + "/")
-            elif extension(child) in IMAGE_EXTENSIONS and target.is_file():
-                images.append(child)
+    try:
+        with os.scandir(real) as entries:
+            for count, entry in enumerate(entries):
+                if count >= MAX_SCANNED:
+                    truncated = True
+                    break
+                listed = _entry(store, folder, entry.name)
+                if listed is None:
+                    continue
+                child, target = listed
+                kind = _kind(target)
+                if kind == "folder":
+                    folders.append(child + "/")
+                elif kind == "file" and extension(child) in IMAGE_EXTENSIONS:
+                    images.append(child)
+    except OSError as exc:  # the folder cannot be read (permissions): as if it were not there
+        raise NotFoundError("no such folder") from exc
     folders.sort()
     images.sort()
     if len(folders) + len(images) > MAX_ENTRIES:
@@ -79,11 +83,22 @@ def list_images(store: FolderStore) -> list[str]:
             if listed is None:
                 continue
             child, target = listed
-            if target.is_dir():
+            kind = _kind(target)
+            if kind == "folder":
                 pending.append(child + "/")
-            elif extension(child) in IMAGE_EXTENSIONS and target.is_file() and len(found) < limit:
+            elif kind == "file" and extension(child) in IMAGE_EXTENSIONS and len(found) < limit:
                 found.append(child)
     return sorted(found)
+
+
+def _kind(target: Path) -> str | None:
+    """``folder``, ``file`` or ``None`` (anything else, or what cannot be looked at)."""
+    try:
+        if target.is_dir():
+            return "folder"
+        return "file" if target.is_file() else None
+    except OSError:  # permissions: skipped, never a 500
+        return None
 
 
 def _entry(store: FolderStore, folder: str, name: str) -> tuple[str, Path] | None:

@@ -109,6 +109,24 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return value
 
 
+def _audience_reach(aud: str, path: str, settings: Settings) -> str | None:
+    """Why a folder audience would open more than the operator meant, or ``None``.
+
+    An audience is the file itself or a folder (ending in ``/``) holding it. Every path under the
+    folder must fall under the file's own rule or a public one: otherwise a link minted for a file
+    could open protected files of another rule, with other keys or a shorter lifetime.
+    """
+    if not aud.endswith("/"):
+        return "must be the file itself or a folder (ending in /) that holds it"
+    own = settings.rule_for(path)
+    enclosing = settings.rule_for(aud)
+    reached = [enclosing, *(rule for rule in settings.rules if rule.prefix.startswith(aud))]
+    for rule in reached:
+        if rule is not own and rule.protect:
+            return f"would also open paths under the rule for {rule.prefix}"
+    return None
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -130,6 +148,10 @@ async def mint(state: AppState, body: Mapping[str, Any], names: FieldNames, base
         problems["aud"] = "must be a path prefix starting with /"
     elif aud is not None and path is not None and not path.startswith(aud):
         problems["aud"] = f"must be a prefix of {names.path}"
+    elif aud is not None and path is not None and aud != path:
+        reach = _audience_reach(aud, path, settings)
+        if reach:
+            problems["aud"] = reach
     kid = body.get("kid")
     if kid is not None and not isinstance(kid, str):
         problems["kid"] = "must be a key id"

@@ -1,9 +1,9 @@
 """Studio sessions: server-side, bounded, with an idle and an absolute lifetime.
 
 A session is made by logging in with the admin token. Its id (32 random bytes) travels only in the
-``origin_studio`` cookie; the store keeps a SHA-256 of it, so nothing kept in memory can be replayed
-as a cookie. Each session has its own CSRF token, which the studio page embeds and sends back in
-``X-CSRF-Token``. Sessions live in the process that made them.
+``origin_studio`` cookie; the store is keyed by a SHA-256 of it. Each session has its own CSRF
+token, which the studio page embeds and sends back in ``X-CSRF-Token``. Sessions live in the
+process that made them.
 """
 
 from __future__ import annotations

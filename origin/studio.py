@@ -54,7 +54,10 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https: http:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'; object-src 'none'"
+    ),
     "Referrer-Policy": "same-origin",
 }
 _STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", re.ASCII)
@@ -240,7 +243,9 @@ def _cookie(request: Request, value: str, *, clear: bool = False) -> str:
     attributes = [f"{COOKIE}={value}", "HttpOnly", "SameSite=Strict", "Path=/studio"]
     if clear:
         attributes += ["Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"]
-    if request.url.scheme == "https":
+    settings: Settings = request.app.state.origin.settings
+    public = settings.public_base_url or ""
+    if request.url.scheme == "https" or public.startswith("https://"):
         attributes.append("Secure")
     return "; ".join(attributes)
 

@@ -128,3 +128,17 @@ def test_the_attempt_counts_are_bounded() -> None:
         with pytest.raises(UnauthorizedError):
             gate.check("wrong", str(client))
     assert len(gate._failures) <= 3
+
+
+def test_wrong_attempts_are_counted_by_ipv4_address_or_ipv6_64() -> None:
+    from types import SimpleNamespace
+
+    from origin.admin import client_address
+
+    def address(host: str) -> str:
+        return client_address(SimpleNamespace(client=SimpleNamespace(host=host)))  # type: ignore[arg-type]
+
+    assert address("203.0.113.7") == "203.0.113.7"
+    assert address("2001:db8:1:2:aaaa::1") == address("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address("2001:db8:1:3::1") != address("2001:db8:1:2::1")
+    assert address("unknown") == "unknown"

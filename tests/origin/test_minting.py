@@ -395,3 +395,14 @@ def test_the_admin_token_is_checked_before_the_body_is_read(ac: TestClient) -> N
 def test_other_methods_are_not_minting(ac: TestClient) -> None:
     assert ac.get("/v2/files/jwt", headers=AUTH).status_code == 404
     assert ac.put("/v2/files/jwt", headers=AUTH).status_code == 405
+
+
+def test_an_audience_never_reaches_another_protected_rule(admin_settings: Settings) -> None:
+    rules = (Rule(prefix="/", protect=False), Rule(prefix="/gallery/", max_token_lifetime=3600))
+    client = TestClient(create_app(with_overrides(admin_settings, rules=rules)))
+    for aud in ("/", "/g", "/photo"):
+        body = {"filename": "/photo.jpg", "expiresIn": 3000, "aud": aud}
+        assert "aud" in problems(mint(client, body)), aud
+    # within one rule, a folder audience is fine; the file itself always is
+    assert mint(client, {"filename": "/gallery/one.jpg", "expiresIn": 60, "aud": "/gallery/"}).status_code == 200
+    assert mint(client, {"filename": "/photo.jpg", "expiresIn": 60, "aud": "/photo.jpg"}).status_code == 200

@@ -451,3 +451,40 @@ def test_no_answer_of_the_studio_or_the_rest_endpoint_holds_a_secret(sc: TestCli
     for response in responses:
         check(response)
         assert response.status_code < 500
+
+
+def test_an_unreadable_folder_is_skipped_never_a_500(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from origin.catalogue import list_folder, list_images
+    from origin.store import FolderStore
+    from tests.conftest import FIXTURES
+
+    shutil.copy(FIXTURES / "photo.jpg", tmp_path / "a.jpg")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(FIXTURES / "photo.jpg", locked / "b.jpg")
+    store = FolderStore(tmp_path, 10**8)
+    real_scandir = os.scandir
+
+    def refusing(path: object) -> object:
+        if str(path).startswith(str(locked)):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    import origin.catalogue as catalogue
+
+    original = catalogue.os.scandir
+    catalogue.os.scandir = refusing  # type: ignore[assignment]
+    try:
+        assert list_images(store) == ["/a.jpg"]
+        assert list_folder(store, "/").images == ["/a.jpg"]
+        import pytest
+
+        from origin.errors import NotFoundError
+
+        with pytest.raises(NotFoundError):
+            list_folder(store, "/locked/")
+    finally:
+        catalogue.os.scandir = original  # type: ignore[assignment]
