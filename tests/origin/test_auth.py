@@ -8,7 +8,6 @@ sends the same tokens through the app and checks the status and ``X-Auth-Result`
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -28,6 +27,7 @@ from hypothesis import strategies as st
 from origin.auth import Claims, verify_token
 from origin.errors import AuthError
 from origin.settings import Rule, Settings
+from tests.tokens import b64url, b64url_decode, json_part
 
 # --- keys and rules ---------------------------------------------------------------------------
 # 64-byte secrets: long enough for HS512 too, so PyJWT never warns (warnings are errors here).
@@ -75,20 +75,6 @@ def expected_rule(path: str) -> Rule:
 
 
 # --- minting without the project's signer ----------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def json_part(value: Any) -> str:
-    """A token part: ``str`` is JSON text written by hand (sent as is), anything else is serialised."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return b64url(text.encode("utf-8"))
 
 
 def sign_parts(head: str, body: str, key: bytes = MAIN, *, signature: str | None = None) -> str:

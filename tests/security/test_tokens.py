@@ -48,6 +48,8 @@ from starlette.testclient import TestClient
 
 import origin
 from tests.conftest import SECRET
+from tests.tokens import b64url, b64url_decode
+from tests.tokens import json_part as part
 
 # The reason words of SPEC §3, and nothing else.
 MISSING = "missing token"
@@ -100,20 +102,6 @@ ATTACKER = f"http://127.0.0.1:{CLOSED_PORT}"
 
 
 # --- building tokens by hand ---------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def part(value: Any) -> str:
-    """A token part: ``str`` is JSON text written by hand (sent as is), anything else is serialised."""
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return b64url(text.encode("utf-8"))
 
 
 def signed(
