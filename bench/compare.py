@@ -2,7 +2,7 @@
 
 Run by hand (not a test, and not part of the test suite)::
 
-    .venv/bin/python bench/compare.py                 # the full run: 15 s per measurement, ~18 minutes
+    .venv/bin/python bench/compare.py                 # the full run: 2 x 15 s per cell, ~20 minutes
     .venv/bin/python bench/compare.py --seconds 3     # a smoke run
 
 What it does (bench/README.md says more):

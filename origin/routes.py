@@ -85,7 +85,7 @@ async def image(request: Request) -> Response:
     token_expiry = claims.expires_at if claims is not None and rule.protect else None
 
     def cache_key(sources: Sources) -> tuple[str, ...]:
-        return (*sources.versions, options_key)
+        return (*sources.versions_and_paths, options_key)
 
     def freshness(sources: Sources) -> dict[str, str]:
         """Caching headers, timed when the response leaves: a CDN counts max-age from its arrival,
@@ -166,12 +166,9 @@ class Sources:
     watermark: SourceInfo | None = None
 
     @property
-    def versions(self) -> tuple[str, str]:
-        return self.image.version, self.watermark.version if self.watermark else "-"
-
-    @property
     def versions_and_paths(self) -> tuple[str, ...]:
-        """Which files, in which versions: what a decoding failure belongs to."""
+        """Which files, in which versions: what a cache entry, an ETag and a decoding failure belong
+        to (the version alone, mtime and size, is the same for two different files often enough)."""
         mark = (self.watermark.path, self.watermark.version) if self.watermark else ()
         return (self.image.path, self.image.version, *mark)
 

@@ -376,3 +376,18 @@ def test_broken_source_memory_can_be_turned_off(tmp_path: Path, sign: Sign) -> N
     for _ in range(3):
         assert client.get(sign("/broken.png")).status_code == 422
     assert client.get("/metrics").text.count("origin_render_failures_total 3.0") == 1
+
+
+def test_two_files_of_the_same_size_and_mtime_never_share_a_render(tmp_path: Path, sign: Sign) -> None:
+    for name, colour in (("red.jpg", (255, 0, 0)), ("blue.jpg", (0, 0, 255))):
+        Image.new("RGB", (64, 64), colour).save(tmp_path / name, quality=95)
+    assert (tmp_path / "red.jpg").stat().st_size == (tmp_path / "blue.jpg").stat().st_size
+    for name in ("red.jpg", "blue.jpg"):
+        os.utime(tmp_path / name, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    client = TestClient(create_app(Settings(root=tmp_path, keys={"main": SECRET})))
+    red = client.get(sign("/red.jpg", query="w=32"))
+    blue = client.get(sign("/blue.jpg", query="w=32"))
+    assert blue.headers["x-cache"] == "MISS"
+    assert red.headers["etag"] != blue.headers["etag"]
+    r, g, b = decode(blue.content).convert("RGB").getpixel((16, 16))  # type: ignore[misc]
+    assert b > 200 and r < 60
