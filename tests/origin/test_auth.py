@@ -27,7 +27,21 @@ from hypothesis import strategies as st
 from origin.auth import Claims, verify_token
 from origin.errors import AuthError
 from origin.settings import Rule, Settings
-from tests.tokens import b64url, b64url_decode, json_part
+from tests.tokens import (
+    ALGORITHM,
+    AUDIENCE,
+    EXPIRED,
+    INVALID_PAYLOAD,
+    LIFETIME,
+    MALFORMED,
+    NOT_YET_VALID,
+    REASONS,
+    SIGNATURE,
+    UNKNOWN_KEY,
+    b64url,
+    b64url_decode,
+    json_part,
+)
 
 # --- keys and rules ---------------------------------------------------------------------------
 # 64-byte secrets: long enough for HS512 too, so PyJWT never warns (warnings are errors here).
@@ -44,20 +58,6 @@ RULES = (
     Rule(prefix="/public/private/", protect=True),
     Rule(prefix="/only-a/", protect=True, keys=("a",)),
     Rule(prefix="/limited/", protect=True, max_token_lifetime=600),
-)
-
-MISSING = "missing token"
-MALFORMED = "malformed token"
-ALGORITHM = "algorithm not allowed"
-UNKNOWN_KEY = "unknown key"
-SIGNATURE = "signature mismatch"
-INVALID_PAYLOAD = "invalid payload"
-EXPIRED = "expired key"
-NOT_YET_VALID = "not yet valid"
-AUDIENCE = "audience mismatch"
-LIFETIME = "lifetime too long"
-REASONS = frozenset(
-    {MISSING, MALFORMED, ALGORITHM, UNKNOWN_KEY, SIGNATURE, INVALID_PAYLOAD, EXPIRED, NOT_YET_VALID, AUDIENCE, LIFETIME}
 )
 
 

@@ -20,15 +20,9 @@ from starlette.testclient import TestClient
 
 from origin.app import create_app
 from tests.origin.test_auth import (
-    ALGORITHM,
-    AUDIENCE,
-    EXPIRED,
     HS256,
     KEY_A,
-    MALFORMED,
-    MISSING,
     NEXT,
-    SIGNATURE,
     TOKEN_CASES,
     WRONG,
     TokenCase,
@@ -36,6 +30,7 @@ from tests.origin.test_auth import (
     make_settings,
     raw,
 )
+from tests.tokens import ALGORITHM, AUDIENCE, EXPIRED, MALFORMED, MISSING, SIGNATURE
 
 PHOTO = Path(__file__).resolve().parents[2] / "fixtures" / "images" / "photo.jpg"
 SOURCE_SIZE = (640, 427)  # used when the bundled photo is absent

@@ -48,36 +48,22 @@ from starlette.testclient import TestClient
 
 import origin
 from tests.conftest import SECRET
-from tests.tokens import b64url, b64url_decode
+from tests.tokens import (
+    ALGORITHM,
+    AUDIENCE,
+    EXPIRED,
+    INVALID_PAYLOAD,
+    MALFORMED,
+    MISSING,
+    NOT_YET_VALID,
+    REASONS,
+    SIGNATURE,
+    UNKNOWN_KEY,
+    b64url,
+    b64url_decode,
+)
 from tests.tokens import json_part as part
 
-# The reason words of SPEC §3, and nothing else.
-MISSING = "missing token"
-MALFORMED = "malformed token"
-ALGORITHM = "algorithm not allowed"
-UNKNOWN_KEY = "unknown key"
-SIGNATURE = "signature mismatch"
-INVALID_PAYLOAD = "invalid payload"
-EXPIRED = "expired key"
-NOT_YET_VALID = "not yet valid"
-AUDIENCE = "audience mismatch"
-LIFETIME = "lifetime too long"
-ALREADY_USED = "already used"
-REASONS = frozenset(
-    {
-        MISSING,
-        MALFORMED,
-        ALGORITHM,
-        UNKNOWN_KEY,
-        SIGNATURE,
-        INVALID_PAYLOAD,
-        EXPIRED,
-        NOT_YET_VALID,
-        AUDIENCE,
-        LIFETIME,
-        ALREADY_USED,
-    }
-)
 OK = "ok"
 NO_HEADER = None  # the response carries no X-Auth-Result (answered before the token is looked at)
 
