@@ -75,7 +75,7 @@ class FolderStore:
         with os.fdopen(fd, "rb") as handle:
             self._confine_open_file(fd)
             current = self._info(info.path, info.file, os.fstat(fd))
-            data = handle.read(self.max_bytes + 1)
+            data = handle.read(min(current.size, self.max_bytes) + 1)  # +1 notices a file that grew
         if len(data) != current.size:
             # The file changed while it was read: a half-written file is never rendered.
             raise UnprocessableSourceError("source changed while it was read; retry")
