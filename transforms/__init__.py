@@ -23,10 +23,15 @@ from .errors import (
 from .mark import load_mark
 from .options import (
     RGBA,
+    CanvasSpec,
+    ColourSpec,
     CropSpec,
+    EffectsSpec,
     Encoding,
     FontStyle,
     FontWeight,
+    FrameSpec,
+    FrameStyle,
     Gravity,
     Layer,
     Length,
@@ -40,6 +45,8 @@ from .options import (
     Subsampling,
     TextAlign,
     TextSpec,
+    ToneMode,
+    TrimSpec,
     WatermarkSpec,
 )
 from .orient import flip, flop, orient, rotate
@@ -51,14 +58,19 @@ from .watermark import apply_watermark
 
 __all__ = [
     "Assets",
+    "CanvasSpec",
+    "ColourSpec",
     "CorruptImageError",
     "CropSpec",
     "Encoded",
+    "EffectsSpec",
     "Encoding",
     "FontBook",
     "FontFace",
     "FontStyle",
     "FontWeight",
+    "FrameSpec",
+    "FrameStyle",
     "Gravity",
     "ImageTooLargeError",
     "Layer",
@@ -80,6 +92,8 @@ __all__ = [
     "Subsampling",
     "TextAlign",
     "TextSpec",
+    "ToneMode",
+    "TrimSpec",
     "TooManyFramesError",
     "TransformError",
     "UnsupportedImageError",

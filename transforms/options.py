@@ -297,13 +297,204 @@ class WatermarkSpec:
                 raise ValueError(f"watermark {name} must be above 0")
 
 
+class FrameStyle(StrEnum):
+    """``frame.style``: what fills the frame around the image."""
+
+    SOLID = "solid"  # frame.color
+    MIRROR = "mirror"  # the image's edge strips, mirrored outwards
+    EDGE = "edge"  # the image's outermost pixels, stretched outwards
+    NONE = "none"
+
+
+class ToneMode(StrEnum):
+    """``colortone.mode``: which tones a colour tone tints."""
+
+    SOLID = "solid"  # every tone
+    HIGHLIGHTS = "highlights"  # the light tones, fading out towards the shadows
+    SHADOWS = "shadows"  # the dark tones, fading out towards the highlights
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be {low:g}..{high:g}")
+
+
+@dataclass(frozen=True, slots=True)
+class TrimSpec:
+    """``crop.type=trim`` with ``crop.pad.x``/``.y``, applied to the decoded source before scaling.
+
+    Trimming cuts away the uniform border (the colour of the corners, within a small tolerance) to
+    the pixel; the padding then keeps that much of the cut border on each side again (pixels of the
+    source, or a percentage of the trimmed size), never more than the source had.
+    """
+
+    enabled: bool = False
+    pad_x: Length | None = None
+    pad_y: Length | None = None
+
+    def __post_init__(self) -> None:
+        if not self.enabled and (self.pad_x is not None or self.pad_y is not None):
+            raise ValueError("crop.pad needs crop.type=trim")
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.enabled
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasSpec:
+    """Sirv's ``canvas.*``: a larger backdrop the image is placed on, after scaling and cropping.
+
+    ``width``/``height`` in pixels are output pixels; in percent, of the image entering the step. A
+    canvas smaller than the image on an axis is as large as the image on that axis (the canvas never
+    cuts). ``aspect_ratio`` then grows one side so the canvas has exactly that ratio. ``border_*``
+    adds that many pixels on the left and right (width) and top and bottom (height), in
+    ``border_color`` (by default the canvas colour). ``opacity`` (0..100) scales ``color``'s alpha.
+    """
+
+    width: Length | None = None
+    height: Length | None = None
+    color: RGBA = (255, 255, 255, 255)
+    position: Gravity = Gravity.CENTER
+    opacity: int = 100
+    aspect_ratio: tuple[int, int] | None = None
+    border_width: int = 0
+    border_height: int = 0
+    border_color: RGBA | None = None
+    border_opacity: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            length = getattr(self, name)
+            if length is not None and length.value <= 0:
+                raise ValueError(f"canvas {name} must be above 0")
+        if self.aspect_ratio is not None and min(self.aspect_ratio) <= 0:
+            raise ValueError("an aspect ratio needs two numbers above 0")
+        if self.border_width < 0 or self.border_height < 0:
+            raise ValueError("canvas border width and height must be 0 or more")
+        _check_percent("canvas.opacity", self.opacity)
+        _check_percent("canvas.border.opacity", self.border_opacity)
+        _check_colour("canvas.color", self.color)
+        _check_colour("canvas.border.color", self.border_color)
+
+    @property
+    def is_identity(self) -> bool:
+        return (
+            self.width is None
+            and self.height is None
+            and self.aspect_ratio is None
+            and self.border_width == 0
+            and self.border_height == 0
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ColourSpec:
+    """Sirv's light and colour options, applied after orientation, in sRGB, in this field order.
+
+    The light values are -100..100 with 0 meaning unchanged. ``hue`` -100..100 turns the colour
+    wheel by -180..180 degrees. ``colorize_color`` tints the whole image with that colour at
+    ``colorize_opacity``; ``colortone`` names one of ``transforms.adjust.COLORTONE_PRESETS``, or
+    ``colortone_color`` gives the tone's colour, mixed in at ``colortone_level`` (0..100) into the
+    tones ``colortone_mode`` picks. ``colorlevel_black``/``_white`` (0..255) stretch that input
+    range to the full output range.
+    """
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    exposure: float = 0.0
+    hue: float = 0.0
+    saturation: float = 0.0
+    lightness: float = 0.0
+    shadows: float = 0.0
+    highlights: float = 0.0
+    grayscale: bool = False
+    colorize_color: RGBA | None = None
+    colorize_opacity: int = 100
+    colortone: str | None = None
+    colortone_color: RGBA | None = None
+    colortone_level: int = 100
+    colortone_mode: ToneMode = ToneMode.SOLID
+    colorlevel_black: int = 0
+    colorlevel_white: int = 255
+
+    def __post_init__(self) -> None:
+        for name in ("brightness", "contrast", "exposure", "hue", "saturation", "lightness", "shadows", "highlights"):
+            _check_range(name, getattr(self, name), -100, 100)
+        _check_percent("colorize.opacity", self.colorize_opacity)
+        _check_percent("colortone.level", self.colortone_level)
+        _check_colour("colorize.color", self.colorize_color)
+        _check_colour("colortone.color", self.colortone_color)
+        if self.colortone is not None and self.colortone_color is not None:
+            raise ValueError("colortone names a preset; colortone.color gives a colour instead: not both")
+        if not 0 <= self.colorlevel_black < self.colorlevel_white <= 255:
+            raise ValueError("colorlevel.black must be below colorlevel.white, both 0..255")
+
+    @property
+    def is_identity(self) -> bool:
+        return self == _NO_COLOUR
+
+
+_NO_COLOUR = ColourSpec()
+
+
+@dataclass(frozen=True, slots=True)
+class EffectsSpec:
+    """Sirv's ``blur``, ``sharpen`` (0..100), ``vignette.value`` (0..100) with ``vignette.color``,
+    and ``opacity`` (0..100, 100 = opaque). Radii scale with the image's size, never the source's."""
+
+    blur: float = 0.0
+    sharpen: float = 0.0
+    vignette: int = 0
+    vignette_color: RGBA = (0, 0, 0, 255)
+    opacity: int = 100
+
+    def __post_init__(self) -> None:
+        _check_range("blur", self.blur, 0, 100)
+        _check_range("sharpen", self.sharpen, 0, 100)
+        _check_percent("vignette.value", self.vignette)
+        _check_percent("opacity", self.opacity)
+        _check_colour("vignette.color", self.vignette_color)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.blur == 0 and self.sharpen == 0 and self.vignette == 0 and self.opacity == 100
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSpec:
+    """Sirv's ``frame.*``: a frame of ``width`` output pixels around the image, and inside it a rim
+    of ``rim_width`` pixels in ``rim_color`` next to the image. Both add to the output size."""
+
+    style: FrameStyle = FrameStyle.SOLID
+    color: RGBA = (0, 0, 0, 255)
+    width: int = 0
+    rim_color: RGBA = (255, 255, 255, 255)
+    rim_width: int = 0
+
+    def __post_init__(self) -> None:
+        if self.width < 0 or self.rim_width < 0:
+            raise ValueError("frame and rim widths must be 0 or more")
+        _check_colour("frame.color", self.color)
+        _check_colour("frame.rim.color", self.rim_color)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.style is FrameStyle.NONE or (self.width == 0 and self.rim_width == 0)
+
+
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
     """Everything one render needs, in processing order."""
 
+    trim: TrimSpec = field(default_factory=TrimSpec)
     resize: ResizeSpec = field(default_factory=ResizeSpec)
     crop: CropSpec = field(default_factory=CropSpec)
+    canvas: CanvasSpec = field(default_factory=CanvasSpec)
     orient: OrientSpec = field(default_factory=OrientSpec)
+    colour: ColourSpec = field(default_factory=ColourSpec)
+    effects: EffectsSpec = field(default_factory=EffectsSpec)
+    frame: FrameSpec = field(default_factory=FrameSpec)
     watermark: WatermarkSpec | None = None
     text: TextSpec | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
