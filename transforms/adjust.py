@@ -255,16 +255,16 @@ class _ResolvedTone:
 
 def _tone_of(spec: ColourSpec) -> _ResolvedTone:
     """The colour tone ``spec`` asks for (level 0 when none): a preset, scaled by
-    ``colortone_level``, with ``colortone_mode`` overriding the preset's mode unless it is solid;
-    or ``colortone_color`` (its alpha scales the level) in ``colortone_mode``."""
+    ``colortone_level``, in ``colortone_mode`` when given, else the preset's own mode; or
+    ``colortone_color`` (its alpha scales the level) in ``colortone_mode`` (solid when not given)."""
     scale = spec.colortone_level / 100
     if spec.colortone is not None:
         preset = COLORTONE_PRESETS[spec.colortone]
-        mode = preset.mode if spec.colortone_mode is ToneMode.SOLID else spec.colortone_mode
+        mode = preset.mode if spec.colortone_mode is None else spec.colortone_mode
         return _ResolvedTone(preset.color, preset.level / 100 * scale, mode, 1 + (preset.saturation - 1) * scale)
     if spec.colortone_color is not None:
         red, green, blue, alpha = spec.colortone_color
-        return _ResolvedTone((red, green, blue), scale * alpha / 255, spec.colortone_mode, 1.0)
+        return _ResolvedTone((red, green, blue), scale * alpha / 255, spec.colortone_mode or ToneMode.SOLID, 1.0)
     return _ResolvedTone((128, 128, 128), 0.0, ToneMode.SOLID, 1.0)
 
 

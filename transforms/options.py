@@ -414,7 +414,7 @@ class ColourSpec:
     colortone: str | None = None
     colortone_color: RGBA | None = None
     colortone_level: int = 100
-    colortone_mode: ToneMode = ToneMode.SOLID
+    colortone_mode: ToneMode | None = None  # None: the preset's own mode (solid for colortone_color)
     colorlevel_black: int = 0
     colorlevel_white: int = 255
 
