@@ -100,9 +100,15 @@ def encode(image: Image.Image, encoding: Encoding, spec: OutputSpec, source_form
         pixels = image.copy()
     pixels.info.clear()  # our own copy: nothing from the source's info reaches the encoder
     out = BytesIO()
-    fmt = _FORMATS[target]
-    pixels.save(out, format=fmt.pillow, **params)
-    return Encoded(out.getvalue(), fmt.media_type, fmt.extension)
+    pixels.save(out, format=_FORMATS[target].pillow, **params)
+    return label(out.getvalue(), target)
+
+
+def label(body: bytes, encoding: Encoding) -> Encoded:
+    """``body`` with the media type and file extension of ``encoding`` (a concrete format, not
+    ``SOURCE`` or ``CLASSIC``)."""
+    fmt = _FORMATS[encoding]
+    return Encoded(body, fmt.media_type, fmt.extension)
 
 
 def _standard_mode(image: Image.Image) -> Image.Image:
