@@ -12,7 +12,8 @@ shares no code with the verifier:
 - its header says ``alg: HS256``, names an allowed ``kid`` if any, holds none of crit/jku/x5u/jwk/x5c;
 - ``exp`` is a finite non-boolean number in the future (leeway), ``nbf``/``iat`` not beyond it;
 - ``aud`` (if any) has an entry that is a prefix of the path; the rule's lifetime is respected;
-- ``args`` holds JSON scalars only; ``use`` is not ``once``.
+- ``args`` holds JSON scalars only; ``use``, if present, is ``once`` with a ``jti`` of 1..128
+  characters, and only then are the claims a one-time link's.
 
 And the reverse: a token the harness built to be valid in every respect must be accepted.
 
@@ -231,11 +232,17 @@ def _payload(fdp: Any, built: Built, path: str, rule: Rule, leeway: float) -> di
     if fdp.ConsumeBool():
         payload["args"] = built.pick(fdp, lambda: _args(fdp), lambda: _json_value(fdp, 3))
     if _rarely(fdp, 8):
-        payload["use"] = built.pick(fdp, lambda: "many", lambda: "once")
+        payload["use"] = built.pick(fdp, lambda: "once", lambda: fdp.PickValueInList(["many", "Once", "", True]))
     for _ in range(fdp.ConsumeIntInRange(0, 2)):
         name = fdp.PickValueInList(["jti", "sub", "x", "iss"])
         payload[name] = fdp.PickValueInList(list(STRINGS))  # strings: jwt.encode refuses a non-string iss
+    if payload.get("use") == "once" and not _one_time_id(payload.get("jti")):
+        built.valid = False  # a one-time link needs a jti of 1..128 characters
     return payload
+
+
+def _one_time_id(jti: Any) -> bool:
+    return isinstance(jti, str) and 1 <= len(jti) <= 128
 
 
 def _args(fdp: Any) -> dict[str, Any]:
@@ -389,7 +396,11 @@ def _check_accepted(token: str, path: str, rule: Rule, settings: Settings, now: 
     for value in claims.args.values():
         assert isinstance(value, str | int | float | bool), value
         assert not isinstance(value, float) or math.isfinite(value), value
-    assert payload.get("use") != "once", payload
+    if "use" in payload:
+        assert payload["use"] == "once" and _one_time_id(payload.get("jti")), payload
+        assert claims.once and claims.jti == payload["jti"], (claims, payload)
+    else:
+        assert not claims.once and claims.jti is None, claims
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 (libFuzzer's name)

@@ -2,8 +2,13 @@
 
 Every failure is an ``AuthError`` carrying one reason word, in the order of the spec's table:
 size and shape, algorithm, key id, signature (PyJWS, with a fixed algorithm list), claim types,
-time claims (with the leeway), audience, lifetime, ``args``. Nothing in a token is
+time claims (with the leeway), audience, lifetime, one-time use, ``args``. Nothing in a token is
 ever used to locate or fetch a key.
+
+The keys decide the algorithm, never the token: a secret verifies HS256 only, a public key exactly
+the algorithm declared for it. The header's ``alg`` merely selects among the rule's keys (with a
+``kid``, it must be that key's algorithm), and PyJWS is always given that one algorithm, so an HMAC
+over a public key's PEM text, or a public-key algorithm against a secret, never verifies.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from typing import Any
 import jwt
 
 from origin.errors import AuthError
-from origin.settings import Rule, Settings
+from origin.settings import HMAC_ALGORITHM, PublicKey, Rule, Settings
 
 ArgValue = str | int | float | bool
 
-HMAC_ALGORITHM = "HS256"
+MAX_JTI_CHARS = 128
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _FORBIDDEN_HEADERS = ("crit", "jku", "x5u", "jwk", "x5c")
 
@@ -48,6 +53,8 @@ class Claims:
     audience: tuple[str, ...] | None
     args: Mapping[str, ArgValue]
     key_id: str  # the id of the key whose signature matched
+    once: bool = False  # a one-time link (``"use": "once"``): the first successful download consumes it
+    jti: str | None = None  # a one-time link's id (1..128 characters); None unless ``once``
 
 
 def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: float) -> Claims:
@@ -57,18 +64,21 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
     header, payload = decode_unverified(token)
     if any(name in header for name in _FORBIDDEN_HEADERS):
         raise AuthError(MALFORMED)
-    if header.get("alg") != HMAC_ALGORITHM:
+    allowed = settings.keys_for(rule)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in {algorithm_of(key) for key in allowed.values()}:
         raise AuthError(ALGORITHM)
 
-    allowed = settings.keys_for(rule)
-    kid = header.get("kid")
     if "kid" in header:
+        kid = header["kid"]
         if not isinstance(kid, str) or kid not in allowed:
             raise AuthError(UNKNOWN_KEY)
+        if algorithm_of(allowed[kid]) != alg:
+            raise AuthError(ALGORITHM)
         candidates = {kid: allowed[kid]}
     else:
-        candidates = allowed
-    key_id = _verify_signature(token, candidates)
+        candidates = {kid: key for kid, key in allowed.items() if algorithm_of(key) == alg}
+    key_id = _verify_signature(token, alg, candidates)
 
     for claim in ("exp", "nbf", "iat"):
         if claim in payload and not _is_number(payload[claim]):
@@ -83,10 +93,20 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
     expires_at = float(payload["exp"])
     if rule.max_token_lifetime is not None and expires_at - now > rule.max_token_lifetime:
         raise AuthError(LIFETIME)
-    if payload.get("use") == "once":
-        # One-time links need the used-token store; until it exists they are refused, never reusable.
-        raise AuthError(INVALID_PAYLOAD)
-    return Claims(expires_at=expires_at, audience=audience, args=_args(payload), key_id=key_id)
+    jti = _one_time_id(payload)
+    return Claims(
+        expires_at=expires_at,
+        audience=audience,
+        args=_args(payload),
+        key_id=key_id,
+        once=jti is not None,
+        jti=jti,
+    )
+
+
+def algorithm_of(key: bytes | PublicKey) -> str:
+    """The one algorithm a configured key verifies: HS256 for a secret, the declared one for a public key."""
+    return HMAC_ALGORITHM if isinstance(key, bytes) else key.alg
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -118,11 +138,12 @@ def _utf8(value: Any) -> bool:
     return True
 
 
-def _verify_signature(token: str, candidates: Mapping[str, bytes]) -> str:
-    """PyJWS checks the signature with each candidate key in turn (rotation: several may be allowed)."""
-    for kid, secret in candidates.items():
+def _verify_signature(token: str, alg: str, candidates: Mapping[str, bytes | PublicKey]) -> str:
+    """PyJWS checks the signature with each candidate key in turn (rotation: several may be allowed),
+    for the one algorithm every candidate has."""
+    for kid, key in candidates.items():
         try:
-            jwt.api_jws.decode_complete(token, secret, algorithms=[HMAC_ALGORITHM])
+            jwt.api_jws.decode_complete(token, key if isinstance(key, bytes) else key.key, algorithms=[alg])
         except jwt.InvalidSignatureError:
             continue
         except jwt.InvalidAlgorithmError as exc:
@@ -168,6 +189,20 @@ def _audience(payload: Mapping[str, Any]) -> tuple[str, ...] | None:
     ):
         raise AuthError(INVALID_PAYLOAD)
     return tuple(entries)
+
+
+def _one_time_id(payload: Mapping[str, Any]) -> str | None:
+    """The ``jti`` of a one-time link (``"use": "once"``), or ``None`` for an ordinary token.
+
+    Any other ``use``, or a one-time link without a ``jti`` of 1..128 characters, is refused: a link
+    meant for one download must never verify as a reusable one.
+    """
+    if "use" not in payload:
+        return None
+    jti = payload.get("jti")
+    if payload["use"] != "once" or not isinstance(jti, str) or not 1 <= len(jti) <= MAX_JTI_CHARS:
+        raise AuthError(INVALID_PAYLOAD)
+    return jti
 
 
 def _args(payload: Mapping[str, Any]) -> dict[str, ArgValue]:

@@ -1,10 +1,11 @@
-"""The ``origin`` command: ``serve``, ``sign`` and ``inspect`` (SPEC §7, §9)."""
+"""The ``origin`` command: ``serve``, ``sign``, ``inspect`` and ``keygen`` (SPEC §7, §9)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -18,11 +19,12 @@ from origin import auth
 from origin.access import configure_access_log
 from origin.errors import AuthError, InvalidPathError
 from origin.paths import canonical_path
-from origin.settings import ConfigError, Settings, load_settings
-from origin.signing import sign_url
+from origin.settings import HMAC_ALGORITHM, PUBLIC_KEY_ALGORITHMS, ConfigError, Settings, load_settings
+from origin.signing import load_private_key, sign_url, write_key_pair
 
 DEV_ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "images"
 DEV_SAMPLE = "/photo.jpg"
+KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)  # a bare TOML key and a file name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,10 +48,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     sign.add_argument("--kid", default=None, help="key id to sign with (default: the only or first key)")
     sign.add_argument("--base-url", default="http://127.0.0.1:8000")
     sign.add_argument("--config", help="TOML configuration holding [keys]")
+    sign.add_argument(
+        "--private-key", default=None, help="sign with this PEM private key instead of a secret of the configuration"
+    )
+    sign.add_argument(
+        "--alg",
+        choices=(HMAC_ALGORITHM, *PUBLIC_KEY_ALGORITHMS),
+        default=None,
+        help="algorithm (default: the key's own, HS256 for a secret)",
+    )
+    sign.add_argument("--once", action="store_true", help="a one-time link: the first download consumes it")
 
     inspect = commands.add_parser("inspect", help="decode a URL or token and say why it is refused")
     inspect.add_argument("url_or_token")
-    inspect.add_argument("--config", help="TOML configuration holding [keys]")
+    inspect.add_argument("--config", help="TOML configuration holding [keys] and [public_keys]")
+
+    keygen = commands.add_parser("keygen", help="make a key pair: the private key signs, the origin verifies")
+    keygen.add_argument("--alg", choices=PUBLIC_KEY_ALGORITHMS, default="ES256", help="algorithm (default ES256)")
+    keygen.add_argument("--kid", default="backend", help="key id, also the files' name (default: backend)")
+    keygen.add_argument("--out", default=".", help="folder for NAME.key.pem and NAME.pub.pem (default: here)")
 
     options = parser.parse_args(argv)
     try:
@@ -57,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(options)
         if options.command == "sign":
             return _sign(options)
+        if options.command == "keygen":
+            return _keygen(options)
         return _inspect(options)
     except ConfigError as exc:
         print(f"origin: configuration error: {exc}", file=sys.stderr)
@@ -115,11 +134,29 @@ def _serve(options: argparse.Namespace) -> int:
 
 
 def _sign(options: argparse.Namespace) -> int:
-    settings = _key_settings(options.config)
-    if options.kid is not None and options.kid not in settings.keys:
-        print(f"origin: unknown key id {options.kid!r}", file=sys.stderr)
-        return 2
-    kid = options.kid or next(iter(settings.keys))
+    if options.private_key is not None:
+        try:
+            key: Any = load_private_key(Path(options.private_key))
+        except ValueError as exc:
+            print(f"origin: --private-key: {exc}", file=sys.stderr)
+            return 2
+        kid = options.kid  # in the header only when given: the origin then verifies with the key it names
+    else:
+        settings = _key_settings(options.config)
+        if options.kid is not None and options.kid in settings.public_keys:
+            print(
+                f"origin: {options.kid!r} is a public key: it only verifies; sign with --private-key FILE",
+                file=sys.stderr,
+            )
+            return 2
+        if options.kid is not None and options.kid not in settings.keys:
+            print(f"origin: unknown key id {options.kid!r}", file=sys.stderr)
+            return 2
+        if not settings.keys:
+            print("origin: no secret to sign with (public keys only verify); use --private-key FILE", file=sys.stderr)
+            return 2
+        key = settings.keys[options.kid or next(iter(settings.keys))]
+        kid = options.kid
     args = None
     if options.args is not None:
         try:
@@ -135,18 +172,40 @@ def _sign(options: argparse.Namespace) -> int:
     except InvalidPathError as exc:
         print(f"origin: {exc}", file=sys.stderr)
         return 2
-    print(
-        sign_url(
+    try:
+        url = sign_url(
             options.path,
-            key=settings.keys[kid],
-            kid=options.kid,
+            key=key,
+            kid=kid,
             expires_in=options.expires,
             args=args,
             query=options.query,
             aud=options.aud,
             base_url=options.base_url,
+            alg=options.alg,
+            once=options.once,
         )
-    )
+    except ValueError as exc:
+        print(f"origin: --alg: {exc}", file=sys.stderr)
+        return 2
+    print(url)
+    return 0
+
+
+def _keygen(options: argparse.Namespace) -> int:
+    if not KEY_ID.fullmatch(options.kid):
+        print("origin: --kid must be 1..64 letters, digits, '-' or '_'", file=sys.stderr)
+        return 2
+    try:
+        private_file, public_file = write_key_pair(Path(options.out), options.kid, options.alg)
+    except OSError as exc:  # FileExistsError too: a key is never overwritten
+        print(f"origin: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {private_file} (private, mode 0600: keep it on the signing backend only)", file=sys.stderr)
+    print(f"wrote {public_file} (public: for the origin)", file=sys.stderr)
+    print("# for the origin's configuration file (a relative file path is read from that file's folder)")
+    print("[public_keys]")
+    print(f"{options.kid} = {{ file = {json.dumps(str(public_file))}, alg = {json.dumps(options.alg)} }}")
     return 0
 
 

@@ -253,8 +253,15 @@ def _key_id(
     kid: str | None, rule: Rule, secure: Mapping[str, ArgValue], settings: Settings, problems: dict[str, str]
 ) -> str | None:
     """The key to sign with: the one asked for if the rule allows it, else the first the rule allows
-    that may also sign for a protected watermark (so that the URL does not fail on it)."""
-    allowed = list(settings.keys_for(rule))
+    that may also sign for a protected watermark (so that the URL does not fail on it). Only secrets
+    mint: a public key verifies tokens that its private half, held elsewhere, signed."""
+    allowed = list(settings.secrets_for(rule))
+    if kid is not None and kid in settings.public_keys:
+        problems["kid"] = "is a public key: the origin verifies its tokens but cannot mint them"
+        return None
+    if not allowed:
+        problems["kid"] = f"no secret key may sign for {rule.prefix}: its keys are public keys, which only verify"
+        return None
     if kid is not None:
         if kid not in allowed:
             problems["kid"] = "must be one of " + ", ".join(allowed) + f" (keys allowed for {rule.prefix})"
@@ -264,7 +271,7 @@ def _key_id(
     if isinstance(mark, str) and mark.startswith("/"):
         mark_rule = settings.rule_for(mark)
         if mark_rule.protect:
-            both = [key for key in allowed if key in settings.keys_for(mark_rule)]
+            both = [key for key in allowed if key in settings.secrets_for(mark_rule)]
             return both[0] if both else allowed[0]
     return allowed[0]
 

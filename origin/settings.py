@@ -3,6 +3,9 @@
 Sources, later ones winning: the defaults below, the TOML file (``--config`` / ``ORIGIN_CONFIG``),
 ``ORIGIN_<NAME>`` environment variables, and the command line (``--root``). A setting that is unknown
 or has a bad value stops the start with a message naming it. No secret has a default.
+
+Keys come in two kinds: ``[keys]`` holds HMAC secrets (HS256), which verify and mint; ``[public_keys]``
+names PEM files of public keys (RS256, ES256, EdDSA), read and checked here once, which only verify.
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import jwt
+
 from transforms import OutputFormat, RenderLimits
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    VerifyingKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
 
 MIN_SECRET_BYTES = 32
 DEV_KEY_ID = "dev"
@@ -27,10 +39,22 @@ DEFAULT_PASSTHROUGH_TYPES = frozenset(
     {"mp4", "webm", "mov", "m4v", "mp3", "m4a", "ogg", "oga", "wav", "flac", "pdf", "zip", "gz", "tar", "7z"}
 )
 SOURCE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "AVIF"})
+HMAC_ALGORITHM = "HS256"
+PUBLIC_KEY_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+MIN_RSA_BITS = 2048
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the offending setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A key that verifies tokens and cannot mint them, with the one algorithm it verifies."""
+
+    alg: str  # one of PUBLIC_KEY_ALGORITHMS
+    key: VerifyingKey
+    file: Path | None = None  # where it was read from, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +76,8 @@ class Rule:
 @dataclass(frozen=True, slots=True)
 class Settings:
     root: Path
-    keys: Mapping[str, bytes] = field(default_factory=dict)
+    keys: Mapping[str, bytes] = field(default_factory=dict)  # kid -> HMAC secret
+    public_keys: Mapping[str, PublicKey] = field(default_factory=dict)  # kid -> public key (verify only)
     rules: tuple[Rule, ...] = (Rule(),)
     profiles_dir: Path | None = None
     default_format: OutputFormat = OutputFormat.ORIGINAL
@@ -86,10 +111,16 @@ class Settings:
         matching = [rule for rule in self.rules if rule.matches(path)]
         return max(matching, key=lambda rule: len(rule.prefix))
 
-    def keys_for(self, rule: Rule) -> dict[str, bytes]:
+    def keys_for(self, rule: Rule) -> dict[str, bytes | PublicKey]:
+        """Every key that may verify a token under ``rule``: secrets and public keys alike."""
+        every: dict[str, bytes | PublicKey] = {**self.keys, **self.public_keys}
         if rule.keys is None:
-            return dict(self.keys)
-        return {kid: self.keys[kid] for kid in rule.keys}
+            return every
+        return {kid: every[kid] for kid in rule.keys}
+
+    def secrets_for(self, rule: Rule) -> dict[str, bytes]:
+        """The HMAC secrets allowed for ``rule``: the only keys the origin itself can mint with."""
+        return {kid: key for kid, key in self.keys_for(rule).items() if isinstance(key, bytes)}
 
     @property
     def render_limits(self) -> RenderLimits:
@@ -102,7 +133,7 @@ class Settings:
 
 
 # Settings that a TOML top-level key or an ORIGIN_<NAME> variable may set, with their parsers.
-_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "rules", "admin_token")}
+_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "public_keys", "rules", "admin_token")}
 _POSITIVE_INTS = (
     "cache_max_age",
     "max_source_bytes",
@@ -122,13 +153,22 @@ _POSITIVE_INTS = (
 def _validate(s: Settings) -> None:
     if not s.root.is_dir():
         raise ConfigError(f"root: {s.root} is not a directory")
-    if not s.keys:
-        raise ConfigError("keys: no signing key configured (set ORIGIN_JWT_SECRET or [keys], or use --dev)")
+    if not s.keys and not s.public_keys:
+        raise ConfigError(
+            "keys: no signing key configured (set ORIGIN_JWT_SECRET, [keys] or [public_keys], or use --dev)"
+        )
     for kid, secret in s.keys.items():
         if not kid or not isinstance(kid, str):
             raise ConfigError("keys: a key id must be a non-empty string")
         if len(secret) < MIN_SECRET_BYTES:
             raise ConfigError(f"keys.{kid}: a secret must be at least {MIN_SECRET_BYTES} bytes")
+        _check_secret(kid, secret)
+    for kid, public_key in s.public_keys.items():
+        if not kid or not isinstance(kid, str):
+            raise ConfigError("public_keys: a key id must be a non-empty string")
+        if kid in s.keys:
+            raise ConfigError(f"public_keys.{kid}: the key id is also in [keys]; key ids must be unique")
+        _check_public_key(kid, public_key)
     for name in _POSITIVE_INTS:
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -174,7 +214,7 @@ def _validate(s: Settings) -> None:
         if not rule.prefix.startswith("/"):
             raise ConfigError(f"{where}.prefix: must start with '/'")
         if rule.keys is not None:
-            unknown = [kid for kid in rule.keys if kid not in s.keys]
+            unknown = [kid for kid in rule.keys if kid not in s.keys and kid not in s.public_keys]
             if unknown or not rule.keys:
                 raise ConfigError(f"{where}.keys: unknown or empty key list {unknown}")
         if rule.max_token_lifetime is not None and rule.max_token_lifetime < 1:
@@ -188,6 +228,48 @@ def _validate(s: Settings) -> None:
                 raise ConfigError(f"{where}.profile: must be 1..64 letters, digits, '-' or '_'")
             if not (s.profiles_dir / f"{rule.profile}.json").is_file():
                 raise ConfigError(f"{where}.profile: no file {rule.profile}.json in {s.profiles_dir}")
+
+
+def _check_secret(kid: str, secret: bytes) -> None:
+    """A secret that PyJWT would refuse as an HMAC key (PEM, SSH or DER key text, a JWK) stops the start:
+    every token would fail, and a public key must never be a secret (HMAC/public-key confusion)."""
+    try:
+        jwt.algorithms.HMACAlgorithm(jwt.algorithms.HMACAlgorithm.SHA256).prepare_key(secret)
+    except jwt.InvalidKeyError as exc:
+        raise ConfigError(
+            f"keys.{kid}: looks like a key file or a JWK, not a secret; public keys go under [public_keys]"
+        ) from exc
+
+
+def _check_public_key(kid: str, public_key: PublicKey) -> None:
+    """The key's type matches its algorithm: RSA of 2048+ bits for RS256, P-256 for ES256, Ed25519 for EdDSA."""
+    if public_key.alg not in PUBLIC_KEY_ALGORITHMS:
+        raise ConfigError(f"public_keys.{kid}.alg: must be one of {', '.join(PUBLIC_KEY_ALGORITHMS)}")
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key: object = public_key.key
+    wanted = {"RS256": "an RSA key", "ES256": "an EC key on curve P-256", "EdDSA": "an Ed25519 key"}[public_key.alg]
+    if public_key.alg == "RS256":
+        matches = isinstance(key, rsa.RSAPublicKey)
+    elif public_key.alg == "ES256":
+        matches = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    else:
+        matches = isinstance(key, ed25519.Ed25519PublicKey)
+    if not matches:
+        raise ConfigError(f"public_keys.{kid}: {public_key.alg} needs {wanted}, not {_describe(key)}")
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        raise ConfigError(f"public_keys.{kid}: an RSA key must have at least {MIN_RSA_BITS} bits, not {key.key_size}")
+
+
+def _describe(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"an RSA key of {key.key_size} bits"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an EC key on curve {key.curve.name}"
+    name = type(key).__name__.removeprefix("_").removesuffix("PublicKey")
+    return f"a key of type {name or type(key).__name__}"
 
 
 def _check_base_url(url: str) -> None:
@@ -231,8 +313,6 @@ def load_settings(
     unknown = sorted(set(raw) - _SCALARS - {"keys", "rules", "public_keys"})
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting")
-    if "public_keys" in raw:
-        raise ConfigError("public_keys: public-key verification is not supported by this version yet")
 
     values: dict[str, Any] = {}
     for name in sorted(_SCALARS):
@@ -247,6 +327,7 @@ def load_settings(
         raise ConfigError("root: no image root given (--root, ORIGIN_ROOT or root in the config)")
 
     keys = _parse_keys(raw.get("keys"))
+    public_keys = _parse_public_keys(raw.get("public_keys"), base)
     env_secret = env.get("ORIGIN_JWT_SECRET")
     if not keys and env_secret:
         keys = {ENV_KEY_ID: env_secret.encode("utf-8")}
@@ -254,7 +335,7 @@ def load_settings(
         keys = {DEV_KEY_ID: secrets.token_urlsafe(32).encode("ascii")}
     rules = _parse_rules(raw.get("rules"))
     admin_token = env.get("ORIGIN_ADMIN_TOKEN") or None
-    return Settings(keys=keys, rules=rules, admin_token=admin_token, **values)
+    return Settings(keys=keys, public_keys=public_keys, rules=rules, admin_token=admin_token, **values)
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
@@ -273,6 +354,57 @@ def _parse_keys(raw: Any) -> dict[str, bytes]:
             raise ConfigError(f"keys.{kid}: must be a string")
         keys[kid] = secret.encode("utf-8")
     return keys
+
+
+_PUBLIC_KEY_SHAPE = 'must be { file = "NAME.pub.pem", alg = "RS256" | "ES256" | "EdDSA" }'
+
+
+def _parse_public_keys(raw: Any, base: Path) -> dict[str, PublicKey]:
+    """``[public_keys]``: each entry's PEM file (relative to the configuration file's folder), read once."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"public_keys: must be a table of kid = {{ file, alg }} entries; each {_PUBLIC_KEY_SHAPE}")
+    public_keys = {}
+    for kid, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"public_keys.{kid}: {_PUBLIC_KEY_SHAPE}")
+        unknown = sorted(set(entry) - {"file", "alg"})
+        if unknown:
+            raise ConfigError(f"public_keys.{kid}.{unknown[0]}: unknown setting")
+        alg = entry.get("alg")
+        if alg not in PUBLIC_KEY_ALGORITHMS:
+            raise ConfigError(f"public_keys.{kid}.alg: must be one of {', '.join(PUBLIC_KEY_ALGORITHMS)}")
+        file = entry.get("file")
+        if not isinstance(file, str) or not file:
+            raise ConfigError(f"public_keys.{kid}.file: must be the path of a PEM public key")
+        public_keys[kid] = load_public_key(base / file, alg, name=f"public_keys.{kid}")
+    return public_keys
+
+
+def load_public_key(file: Path, alg: str, *, name: str = "public key") -> PublicKey:
+    """The public key in the PEM ``file``, for ``alg``; ``ConfigError`` starting with ``name`` if unusable.
+
+    The key's type is checked against ``alg`` when the settings are validated.
+    """
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {file}: {exc.strerror}") from exc
+    if b"PRIVATE KEY-----" in data:
+        raise ConfigError(
+            f"{name}: {file} holds a private key; give the public half (origin keygen writes it as NAME.pub.pem)"
+        )
+    try:
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    except ImportError as exc:
+        raise ConfigError(f"{name}: public keys need the cryptography package (pip install 'pyjwt[crypto]')") from exc
+    try:
+        key = load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{name}: {file} is not a PEM public key") from exc
+    return PublicKey(alg=alg, key=key, file=file)  # type: ignore[arg-type]  # any other type fails validation
 
 
 _RULE_FIELDS = {f.name for f in fields(Rule)}

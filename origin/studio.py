@@ -185,7 +185,7 @@ async def options(request: Request) -> Response:
                 {
                     "prefix": rule.prefix,
                     "protect": rule.protect,
-                    "keys": list(settings.keys_for(rule)),
+                    "keys": list(settings.secrets_for(rule)),
                     "max_lifetime": max_lifetime(rule),
                 }
                 for rule in settings.rules
@@ -268,10 +268,13 @@ def _folder(values: list[str]) -> str:
     return folder
 
 
-def _thumbnail(settings: Settings, path: str, base: str, now: float) -> str:
-    """A signed URL of a 160 px JPEG of ``path``, valid 10 minutes (less if the rule says so)."""
+def _thumbnail(settings: Settings, path: str, base: str, now: float) -> str | None:
+    """A signed URL of a 160 px JPEG of ``path``, valid 10 minutes (less if the rule says so); ``None``
+    when the rule has only public keys, with which the origin cannot sign."""
     rule = settings.rule_for(path)
-    kid = next(iter(settings.keys_for(rule)))
+    kid = next(iter(settings.secrets_for(rule)), None)
+    if kid is None:
+        return None
     return sign_url(
         path,
         key=settings.keys[kid],

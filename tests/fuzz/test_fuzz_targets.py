@@ -140,7 +140,7 @@ def test_every_mode_is_reached(target: str) -> None:
     assert modes == set(range(len(module.MODES)))
 
 
-# --- the token seeds stay meaningful: three verify, each broken one fails for its own reason ----
+# --- the token seeds stay meaningful: four verify, each broken one fails for its own reason -----
 
 TOKEN_SEEDS = {
     "valid": None,
@@ -157,7 +157,8 @@ TOKEN_SEEDS = {
     "exp-bool": "invalid payload",
     "exp-huge": "invalid payload",
     "args-nested": "invalid payload",
-    "use-once": "invalid payload",
+    "use-once": None,  # a one-time link with its jti
+    "use-once-without-jti": "invalid payload",
     "crit": "malformed token",
     "two-parts": "malformed token",
     "padded": "malformed token",

@@ -8,6 +8,7 @@ sends the same tokens through the app and checks the status and ``X-Auth-Result`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -20,13 +21,15 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from origin.auth import Claims, verify_token
 from origin.errors import AuthError
-from origin.settings import Rule, Settings
+from origin.settings import PublicKey, Rule, Settings
 from tests.tokens import (
     ALGORITHM,
     AUDIENCE,
@@ -58,11 +61,43 @@ RULES = (
     Rule(prefix="/public/private/", protect=True),
     Rule(prefix="/only-a/", protect=True, keys=("a",)),
     Rule(prefix="/limited/", protect=True, max_token_lifetime=600),
+    Rule(prefix="/pk/", protect=True, keys=("rsa", "ec", "ed")),  # public keys only
+    Rule(prefix="/pk-rsa/", protect=True, keys=("rsa",)),  # one public key only
+    Rule(prefix="/mixed/", protect=True, keys=("main", "rsa")),  # a secret and a public key
 )
+
+# Public keys: kid -> (alg, private key). "other-*" keys are configured nowhere (an attacker's own).
+Private = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PUBLIC_ALGS = {"rsa": "RS256", "ec": "ES256", "ed": "EdDSA"}
+
+
+@functools.cache
+def private_key(name: str) -> Private:
+    """One key per name for the whole session: ``rsa``/``other-rsa`` (2048), ``ec``/``other-ec``
+    (P-256), ``ec384`` (P-384), ``ed``/``other-ed`` (Ed25519)."""
+    kind = name.removeprefix("other-")
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "ec384":
+        return ec.generate_private_key(ec.SECP384R1())
+    assert kind == "ed", name
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+def public_pem(name: str) -> bytes:
+    return private_key(name).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_keys() -> dict[str, PublicKey]:
+    return {kid: PublicKey(alg=alg, key=private_key(kid).public_key()) for kid, alg in PUBLIC_ALGS.items()}
 
 
 def make_settings(root: Path, **overrides: Any) -> Settings:
-    return Settings(root=root, keys=dict(KEYS), rules=RULES, render_concurrency=2, **overrides)
+    return Settings(
+        root=root, keys=dict(KEYS), public_keys=public_keys(), rules=RULES, render_concurrency=2, **overrides
+    )
 
 
 def rule_named(prefix: str) -> Rule:
@@ -97,6 +132,12 @@ def raw(
     return jwt.encode(payload, key, algorithm=algorithm, headers=headers)
 
 
+def pk(name: str, payload: dict[str, Any], *, algorithm: str | None = None, kid: str | None = None) -> str:
+    """A token signed by the private key ``name`` with raw PyJWT (its own algorithm unless given)."""
+    alg = algorithm or PUBLIC_ALGS[name.removeprefix("other-")]
+    return jwt.encode(payload, private_key(name), algorithm=alg, headers={"kid": kid} if kid is not None else None)
+
+
 def flip_signature_byte(token: str) -> str:
     head, body, signature = token.split(".")
     data = bytearray(b64url_decode(signature))
@@ -121,15 +162,8 @@ HS256 = {"alg": "HS256", "typ": "JWT"}
 
 
 def rs256(n: int) -> str:
-    """An RS256 token: a real one when ``cryptography`` is importable, else the header by hand."""
-    payload = {"exp": n + 300}
-    try:
-        from cryptography.hazmat.primitives.asymmetric import rsa  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        # Also the classic key-confusion attempt: RS256 in the header, HMAC with the shared secret.
-        return hand({"alg": "RS256", "typ": "JWT"}, payload, MAIN)
-    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return jwt.encode(payload, private_key, algorithm="RS256")
+    """A real RS256 token, signed with a key configured nowhere."""
+    return pk("other-rsa", {"exp": n + 300})
 
 
 def token_of_length(length: int, n: int) -> str:
@@ -359,12 +393,151 @@ TOKEN_CASES = [
         None,
     ),
     case("ok-args-empty-object", lambda n: raw({"exp": n + 300, "args": {}}), None),
+    # public keys: the key decides the algorithm, the header only picks among the rule's keys
+    *[
+        case(f"ok-{alg}-{'kid' if with_kid else 'no-kid'}", mint, None, "/pk/pic.jpg")
+        for kid, alg in PUBLIC_ALGS.items()
+        for with_kid in (True, False)
+        for mint in [
+            (lambda kid, with_kid: lambda n: pk(kid, {"exp": n + 300}, kid=kid if with_kid else None))(kid, with_kid)
+        ]
+    ],
+    case("ok-rs256-on-a-mixed-rule", lambda n: pk("rsa", {"exp": n + 300}), None, "/mixed/pic.jpg"),
+    case("ok-hs256-on-a-mixed-rule", lambda n: raw({"exp": n + 300}), None, "/mixed/pic.jpg"),
+    case("ok-rs256-rule-without-key-list", lambda n: pk("rsa", {"exp": n + 300}), None, "/limited/pic.jpg"),
+    case(
+        "ok-es256-aud-and-args",
+        lambda n: pk("ec", {"exp": n + 300, "aud": "/pk/", "args": {"w": 40}}),
+        None,
+        "/pk/a.jpg",
+    ),
+    case("pk-wrong-alg-for-kid", lambda n: pk("ec", {"exp": n + 300}, kid="rsa"), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-eddsa-header-kid-ec", lambda n: pk("ed", {"exp": n + 300}, kid="ec"), ALGORITHM, "/pk/pic.jpg"),
+    case(
+        "pk-hs256-with-kid-of-public-key",
+        lambda n: raw({"exp": n + 300}, headers={"kid": "rsa"}),
+        ALGORITHM,
+        "/mixed/pic.jpg",
+    ),
+    case("pk-rs256-with-kid-of-secret", lambda n: pk("rsa", {"exp": n + 300}, kid="main"), ALGORITHM, "/mixed/pic.jpg"),
+    case(
+        "pk-alg-of-a-key-not-allowed-for-the-rule", lambda n: pk("ec", {"exp": n + 300}), ALGORITHM, "/pk-rsa/pic.jpg"
+    ),
+    case(
+        "pk-alg-and-kid-of-a-key-not-allowed",
+        lambda n: pk("ec", {"exp": n + 300}, kid="ec"),
+        ALGORITHM,
+        "/pk-rsa/pic.jpg",
+    ),
+    case(
+        "pk-kid-not-allowed-for-the-rule",
+        lambda n: pk("rsa", {"exp": n + 300}, kid="ec"),
+        UNKNOWN_KEY,
+        "/pk-rsa/pic.jpg",
+    ),
+    case("pk-kid-unknown", lambda n: pk("rsa", {"exp": n + 300}, kid="nope"), UNKNOWN_KEY, "/pk/pic.jpg"),
+    case("pk-rs256-on-an-hs-only-rule", lambda n: pk("rsa", {"exp": n + 300}), ALGORITHM, "/only-a/pic.jpg"),
+    case("pk-rs256-kid-on-an-hs-only-rule", lambda n: pk("rsa", {"exp": n + 300}, kid="rsa"), ALGORITHM, "/photo.jpg"),
+    case("pk-hs256-on-a-public-key-rule", lambda n: raw({"exp": n + 300}), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-ps256-rsa-key", lambda n: pk("rsa", {"exp": n + 300}, algorithm="PS256"), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-rs384-rsa-key", lambda n: pk("rsa", {"exp": n + 300}, algorithm="RS384"), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-rs512-rsa-key", lambda n: pk("rsa", {"exp": n + 300}, algorithm="RS512"), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-es384-p384-key", lambda n: pk("ec384", {"exp": n + 300}, algorithm="ES384"), ALGORITHM, "/pk/pic.jpg"),
+    case(
+        "pk-es384-kid-ec",
+        lambda n: pk("ec384", {"exp": n + 300}, algorithm="ES384", kid="ec"),
+        ALGORITHM,
+        "/pk/pic.jpg",
+    ),
+    case("pk-alg-none", lambda n: hand({"alg": "none"}, {"exp": n + 300}, signature=""), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-alg-rs256-lower-case", lambda n: hand({"alg": "rs256"}, {"exp": n + 300}), ALGORITHM, "/pk/pic.jpg"),
+    case("pk-alg-eddsa-spelt-ed25519", lambda n: hand({"alg": "Ed25519"}, {"exp": n + 300}), ALGORITHM, "/pk/pic.jpg"),
+    # the HMAC/public-key confusion: the public key's PEM text as an HMAC secret
+    case(
+        "pk-confusion-pem-as-secret-public-only-rule",
+        lambda n: hand(HS256, {"exp": n + 300}, public_pem("rsa")),
+        ALGORITHM,
+        "/pk-rsa/pic.jpg",
+    ),
+    case(
+        "pk-confusion-pem-as-secret-mixed-rule",
+        lambda n: hand(HS256, {"exp": n + 300}, public_pem("rsa")),
+        SIGNATURE,
+        "/mixed/pic.jpg",
+    ),
+    case(
+        "pk-confusion-pem-as-secret-with-kid",
+        lambda n: hand({**HS256, "kid": "rsa"}, {"exp": n + 300}, public_pem("rsa")),
+        ALGORITHM,
+        "/mixed/pic.jpg",
+    ),
+    case(
+        "pk-confusion-rs256-header-hmac-with-pem",
+        lambda n: hand({"alg": "RS256", "typ": "JWT"}, {"exp": n + 300}, public_pem("rsa")),
+        SIGNATURE,
+        "/mixed/pic.jpg",
+    ),
+    case(
+        "pk-confusion-ec-pem-as-secret",
+        lambda n: hand(HS256, {"exp": n + 300}, public_pem("ec")),
+        ALGORITHM,
+        "/pk/pic.jpg",
+    ),
+    # signed by keys of the right type that are configured nowhere
+    case("pk-rs256-other-rsa-key", lambda n: pk("other-rsa", {"exp": n + 300}), SIGNATURE, "/pk/pic.jpg"),
+    case(
+        "pk-rs256-other-rsa-key-kid", lambda n: pk("other-rsa", {"exp": n + 300}, kid="rsa"), SIGNATURE, "/pk/pic.jpg"
+    ),
+    case("pk-es256-other-ec-key", lambda n: pk("other-ec", {"exp": n + 300}), SIGNATURE, "/pk/pic.jpg"),
+    case("pk-eddsa-other-ed-key", lambda n: pk("other-ed", {"exp": n + 300}), SIGNATURE, "/pk/pic.jpg"),
+    case("pk-rs256-flipped-byte", lambda n: flip_signature_byte(pk("rsa", {"exp": n + 300})), SIGNATURE, "/pk/pic.jpg"),
+    case("pk-es256-truncated", lambda n: truncate_signature(pk("ec", {"exp": n + 300})), SIGNATURE, "/pk/pic.jpg"),
+    case(
+        "pk-eddsa-empty-signature",
+        lambda n: pk("ed", {"exp": n + 300}).rsplit(".", 1)[0] + ".",
+        SIGNATURE,
+        "/pk/pic.jpg",
+    ),
+    case(
+        "pk-rs256-tampered-payload",
+        lambda n: (lambda a, b: f"{a.split('.')[0]}.{b.split('.')[1]}.{a.split('.')[2]}")(
+            pk("rsa", {"exp": n + 300, "aud": "/other/"}), pk("rsa", {"exp": n + 300, "aud": "/"})
+        ),
+        SIGNATURE,
+        "/pk/pic.jpg",
+    ),
+    # after the signature, the claims are checked as for any token
+    case("pk-es256-expired", lambda n: pk("ec", {"exp": n - 60}), EXPIRED, "/pk/pic.jpg"),
+    case("pk-eddsa-audience", lambda n: pk("ed", {"exp": n + 300, "aud": "/other/"}), AUDIENCE, "/pk/pic.jpg"),
+    case("pk-rs256-lifetime", lambda n: pk("rsa", {"exp": n + 3600}), LIFETIME, "/limited/pic.jpg"),
     # a token shaped like Node jsonwebtoken's output for Sirv
     case(
         "ok-node-jsonwebtoken-sirv-shape",
         lambda n: raw({"args": {"w": 300}, "iat": n, "exp": n + 300, "aud": "/photo.jpg"}),
         None,
     ),
+]
+
+
+# One-time links: ``"use": "once"`` with a ``jti`` of 1..128 characters; any other ``use`` is refused.
+ONCE_CASES = [
+    pytest.param({}, False, None, None, id="no-use-not-once"),
+    pytest.param({"jti": "abc"}, False, None, None, id="jti-without-use-not-once"),
+    pytest.param({"use": "once", "jti": "abc"}, True, "abc", None, id="once-with-jti"),
+    pytest.param({"use": "once", "jti": "j" * 128}, True, "j" * 128, None, id="once-jti-128-chars"),
+    pytest.param({"use": "once", "jti": "é" * 128}, True, "é" * 128, None, id="once-jti-128-non-ascii-chars"),
+    pytest.param({"use": "once", "jti": "j" * 129}, False, None, INVALID_PAYLOAD, id="once-jti-129-chars"),
+    pytest.param({"use": "once"}, False, None, INVALID_PAYLOAD, id="once-without-jti"),
+    pytest.param({"use": "once", "jti": ""}, False, None, INVALID_PAYLOAD, id="once-empty-jti"),
+    pytest.param({"use": "once", "jti": 7}, False, None, INVALID_PAYLOAD, id="once-jti-number"),
+    pytest.param({"use": "once", "jti": None}, False, None, INVALID_PAYLOAD, id="once-jti-null"),
+    pytest.param({"use": "once", "jti": ["a"]}, False, None, INVALID_PAYLOAD, id="once-jti-list"),
+    pytest.param({"use": "many", "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-many"),
+    pytest.param({"use": "Once", "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-Once-capitalised"),
+    pytest.param({"use": "", "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-empty"),
+    pytest.param({"use": None, "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-null"),
+    pytest.param({"use": True, "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-true"),
+    pytest.param({"use": ["once"], "jti": "abc"}, False, None, INVALID_PAYLOAD, id="use-list"),
 ]
 
 
@@ -418,6 +591,29 @@ def test_verify_token(token_case: TokenCase, auth_settings: Settings) -> None:
     assert {name: type(value) for name, value in claims.args.items()} == {
         name: type(value) for name, value in expected_args.items()
     }
+
+
+@pytest.mark.parametrize(("claims", "once", "jti", "reason"), ONCE_CASES)
+@pytest.mark.parametrize("signer", ["hs256", "es256"])
+def test_one_time_links(
+    auth_settings: Settings, signer: str, claims: dict[str, Any], once: bool, jti: str | None, reason: str | None
+) -> None:
+    n = int(time.time())
+    payload = {"exp": n + 300, **claims}
+    token, path = (raw(payload), "/photo.jpg") if signer == "hs256" else (pk("ec", payload), "/pk/pic.jpg")
+    if reason is not None:
+        assert_reason(reason, token, path, auth_settings, float(n))
+        return
+    verified = verify(token, path, auth_settings, float(n))
+    assert (verified.once, verified.jti) == (once, jti)
+    assert verified.expires_at == n + 300
+
+
+def test_claims_name_the_key_that_verified(auth_settings: Settings) -> None:
+    n = int(time.time())
+    assert verify(pk("ed", {"exp": n + 300}), "/pk/pic.jpg", auth_settings, float(n)).key_id == "ed"
+    assert verify(pk("rsa", {"exp": n + 300}), "/mixed/pic.jpg", auth_settings, float(n)).key_id == "rsa"
+    assert verify(raw({"exp": n + 300}), "/mixed/pic.jpg", auth_settings, float(n)).key_id == "main"
 
 
 def test_claims_carry_args_of_strings_numbers_and_booleans(auth_settings: Settings) -> None:

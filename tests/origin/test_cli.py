@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +27,8 @@ from starlette.testclient import TestClient
 
 from origin import Settings, create_app
 from origin.cli import main
+from origin.settings import load_settings
+from origin.signing import load_private_key
 from origin.signing import sign_url as origin_sign_url
 from tests.conftest import FIXTURES, make_token
 
@@ -34,6 +40,12 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORIGIN_JWT_SECRET", KEY)
     monkeypatch.setenv("ORIGIN_ROOT", str(FIXTURES))
     monkeypatch.delenv("ORIGIN_CONFIG", raising=False)
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -96,6 +108,169 @@ def test_inspect_says_why(
     code, out, _ = run(capsys, "inspect", f"https://cdn.example/photo.jpg?w=3&jwt={token}")
     assert expected in out
     assert '"alg": "HS256"' in out
+    assert code == (0 if expected == "result: ok" else 1)
+
+
+# ---- key pairs: keygen, sign --private-key, inspect with public keys ----------------------------
+
+
+def keygen(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code, out, err = run(capsys, "keygen", *argv)
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_keygen_writes_a_pair_and_a_line_that_configures_the_origin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, alg: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = keygen(capsys, "--alg", alg, "--kid", "backend", "--out", "keys")
+    private, public = tmp_path / "keys" / "backend.key.pem", tmp_path / "keys" / "backend.pub.pem"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert stat.S_IMODE(public.stat().st_mode) == 0o644 & ~current_umask()
+    assert private.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert tomllib.loads(out) == {"public_keys": {"backend": {"file": "keys/backend.pub.pem", "alg": alg}}}
+    config = tmp_path / "origin.toml"
+    config.write_text(f'root = "{FIXTURES}"\n{out}')
+    settings = load_settings(config_path=str(config), env={})
+    assert settings.keys == {} and settings.public_keys["backend"].alg == alg
+
+
+def test_keygen_never_overwrites_a_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keygen(capsys, "--out", str(tmp_path), "--kid", "k1")
+    before = (tmp_path / "k1.key.pem").read_bytes()
+    code, out, err = run(capsys, "keygen", "--out", str(tmp_path), "--kid", "k1", "--alg", "EdDSA")
+    assert code == 2 and "exists" in err and out == ""
+    assert (tmp_path / "k1.key.pem").read_bytes() == before
+    (tmp_path / "k1.key.pem").unlink()  # the public half alone still blocks: a pair stays a pair
+    code, _, err = run(capsys, "keygen", "--out", str(tmp_path), "--kid", "k1")
+    assert code == 2 and "k1.pub.pem exists" in err
+    assert not (tmp_path / "k1.key.pem").exists()
+
+
+@pytest.mark.parametrize("kid", ["", "a b", "../x", "k" * 65, 'a"b'])
+def test_keygen_refuses_a_kid_that_is_not_a_plain_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kid: str
+) -> None:
+    code, _, err = run(capsys, "keygen", "--out", str(tmp_path), "--kid", kid)
+    assert code == 2 and "--kid" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def key_pairs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Settings]:
+    """Three key pairs made by ``origin keygen`` and an origin configured with their public halves only."""
+    folder = tmp_path_factory.mktemp("key-pairs")
+    lines = []
+    for kid, alg in [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")]:
+        code = main(["keygen", "--alg", alg, "--kid", kid, "--out", str(folder / "keys")])
+        assert code == 0
+        lines.append(f'{kid} = {{ file = "keys/{kid}.pub.pem", alg = "{alg}" }}')
+    config = folder / "origin.toml"
+    config.write_text(f'root = "{FIXTURES}"\n[public_keys]\n' + "\n".join(lines) + "\n")
+    for name in ("ORIGIN_JWT_SECRET", "ORIGIN_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORIGIN_CONFIG", str(config))
+    return folder, load_settings(config_path=str(config), env={})
+
+
+@pytest.mark.parametrize(("kid", "alg"), [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")])
+@pytest.mark.parametrize("with_kid", [True, False], ids=["kid", "no-kid"])
+def test_sign_with_a_private_key_makes_a_url_the_origin_accepts(
+    key_pairs: tuple[Path, Settings], capsys: pytest.CaptureFixture[str], kid: str, alg: str, with_kid: bool
+) -> None:
+    folder, settings = key_pairs
+    argv = ["sign", "/photo.jpg", "--private-key", str(folder / "keys" / f"{kid}.key.pem"), "--args", '{"w": 300}']
+    code, out, err = run(capsys, *argv, *(["--kid", kid] if with_kid else []))
+    assert code == 0, err
+    token = out.strip().split("jwt=")[1]
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == alg
+    assert header.get("kid") == (kid if with_kid else None)
+    assert "use" not in jwt.decode(token, options={"verify_signature": False})
+    with TestClient(create_app(settings)) as client:
+        response = client.get(out.strip().removeprefix("http://127.0.0.1:8000"))
+        assert response.status_code == 200, response.text
+        assert response.headers["x-auth-result"] == "ok"
+        assert Image.open(io.BytesIO(response.content)).size == (300, 200)
+        head, body, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        forged = base64.urlsafe_b64encode(json.dumps({**claims, "args": {"w": 1200}}).encode()).rstrip(b"=").decode()
+        tampered = client.get(f"/photo.jpg?jwt={head}.{forged}.{signature}")
+        assert tampered.status_code == 403
+        assert tampered.headers["x-auth-result"] == "signature mismatch"
+
+
+def test_sign_once_makes_a_one_time_link(key_pairs: tuple[Path, Settings], capsys: pytest.CaptureFixture[str]) -> None:
+    folder, _ = key_pairs
+    tokens = []
+    for _ in range(2):
+        code, out, err = run(
+            capsys, "sign", "/photo.jpg", "--once", "--private-key", str(folder / "keys" / "ec.key.pem")
+        )
+        assert code == 0, err
+        tokens.append(jwt.decode(out.strip().split("jwt=")[1], options={"verify_signature": False}))
+    for payload in tokens:
+        assert payload["use"] == "once"
+        assert isinstance(payload["jti"], str) and 16 <= len(payload["jti"]) <= 128
+    assert tokens[0]["jti"] != tokens[1]["jti"]
+
+
+def test_sign_once_with_a_secret(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "sign", "/photo.jpg", "--once")
+    assert code == 0
+    payload = jwt.decode(out.strip().split("jwt=")[1], KEY, algorithms=["HS256"], audience="/photo.jpg")
+    assert payload["use"] == "once" and len(payload["jti"]) >= 16
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        pytest.param(
+            ["--private-key", "{keys}/ec.key.pem", "--alg", "RS256"], "signs ES256, not RS256", id="alg-vs-key"
+        ),
+        pytest.param(
+            ["--private-key", "{keys}/ec.key.pem", "--alg", "HS256"], "signs ES256, not HS256", id="hs256-key"
+        ),
+        pytest.param(["--private-key", "{keys}/ec.pub.pem"], "not an unencrypted PEM private key", id="public-half"),
+        pytest.param(["--private-key", "{keys}/nope.pem"], "cannot read", id="missing-file"),
+        pytest.param(["--kid", "ec"], "is a public key", id="kid-of-a-public-key"),
+        pytest.param([], "no secret to sign with", id="no-secret-in-the-configuration"),
+    ],
+)
+def test_sign_explains_what_it_cannot_sign_with(
+    key_pairs: tuple[Path, Settings], capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    folder, _ = key_pairs
+    code, out, err = run(capsys, "sign", "/photo.jpg", *(arg.format(keys=folder / "keys") for arg in argv))
+    assert code == 2 and out == ""
+    assert says in err
+
+
+def test_sign_refuses_an_hmac_alg_other_than_hs256(env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sign", "/photo.jpg", "--alg", "EdDSA")
+    assert code == 2 and "signs HS256, not EdDSA" in err
+
+
+@pytest.mark.parametrize(
+    ("signer", "expected"),
+    [("ec", "result: ok"), ("ed", "result: ok"), ("stranger", "result: signature mismatch")],
+)
+def test_inspect_verifies_with_public_keys(
+    key_pairs: tuple[Path, Settings], capsys: pytest.CaptureFixture[str], signer: str, expected: str
+) -> None:
+    folder, _ = key_pairs
+    if signer == "stranger":
+        main(["keygen", "--kid", "stranger", "--out", str(folder / "elsewhere")])
+        capsys.readouterr()
+        key_file = folder / "elsewhere" / "stranger.key.pem"
+    else:
+        key_file = folder / "keys" / f"{signer}.key.pem"
+    url = origin_sign_url("/photo.jpg", key=load_private_key(key_file), base_url="https://cdn.example")
+    code, out, _ = run(capsys, "inspect", url)
+    assert expected in out
     assert code == (0 if expected == "result: ok" else 1)
 
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 
-from origin.settings import ConfigError, Rule, Settings, load_settings
+from origin.settings import ConfigError, PublicKey, Rule, Settings, load_settings
 from tests.conftest import FIXTURES, SECRET
 from transforms import OutputFormat
 
@@ -141,3 +145,288 @@ def test_longest_prefix_wins() -> None:
     assert settings.rule_for("/a/x.jpg").protect is False
     assert settings.rule_for("/a/b/x.jpg").protect is True
     assert settings.rule_for("/ab.jpg").prefix == "/"
+
+
+# --- [public_keys] ------------------------------------------------------------------------------
+
+PUBLIC = serialization.PublicFormat.SubjectPublicKeyInfo
+PEM = serialization.Encoding.PEM
+
+
+@functools.cache
+def keys_of_every_kind() -> dict[str, Any]:
+    """Private keys by name, made once: what a key file may hold, good or bad."""
+    return {
+        "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "rsa1024": rsa.generate_private_key(public_exponent=65537, key_size=1024),
+        "p256": ec.generate_private_key(ec.SECP256R1()),
+        "p384": ec.generate_private_key(ec.SECP384R1()),
+        "ed25519": ed25519.Ed25519PrivateKey.generate(),
+        "ed448": ed448.Ed448PrivateKey.generate(),
+        "x25519": x25519.X25519PrivateKey.generate(),
+    }
+
+
+def public_pem(name: str) -> bytes:
+    return bytes(keys_of_every_kind()[name].public_key().public_bytes(PEM, PUBLIC))
+
+
+def private_pem(name: str, encryption: Any = None) -> bytes:
+    return bytes(
+        keys_of_every_kind()[name].private_bytes(
+            PEM, serialization.PrivateFormat.PKCS8, encryption or serialization.NoEncryption()
+        )
+    )
+
+
+def key_config(tmp_path: Path, files: dict[str, bytes], text: str) -> str:
+    """A configuration in ``tmp_path/conf/`` with ``files`` written under ``tmp_path/conf/keys/``."""
+    folder = tmp_path / "conf"
+    (folder / "keys").mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / "keys" / name).write_bytes(data)
+    config = folder / "origin.toml"
+    config.write_text(f'root = "{FIXTURES}"\n{text}\n')
+    return str(config)
+
+
+@pytest.mark.parametrize(
+    ("alg", "name"), [("RS256", "rsa"), ("ES256", "p256"), ("EdDSA", "ed25519")], ids=["RS256", "ES256", "EdDSA"]
+)
+def test_public_keys_alone_are_a_valid_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alg: str, name: str
+) -> None:
+    config = key_config(
+        tmp_path,
+        {"b.pub.pem": public_pem(name)},
+        f'[public_keys]\nbackend = {{ file = "keys/b.pub.pem", alg = "{alg}" }}',
+    )
+    monkeypatch.chdir(tmp_path)  # the file is found from the configuration's folder, not from here
+    settings = load_settings(config_path=config, env={})
+    assert settings.keys == {}
+    assert set(settings.public_keys) == {"backend"}
+    public_key = settings.public_keys["backend"]
+    assert public_key.alg == alg
+    assert public_key.key == keys_of_every_kind()[name].public_key()
+    assert public_key.file == tmp_path / "conf" / "keys" / "b.pub.pem"
+    rule = settings.rule_for("/photo.jpg")
+    assert settings.keys_for(rule) == {"backend": public_key}
+    assert settings.secrets_for(rule) == {}
+
+
+def test_rules_name_secrets_and_public_keys_alike(tmp_path: Path) -> None:
+    config = key_config(
+        tmp_path,
+        {"b.pub.pem": public_pem("p256"), "r.pub.pem": public_pem("rsa")},
+        f"""
+[keys]
+main = "{GOOD_KEY}"
+[public_keys]
+backend = {{ file = "keys/b.pub.pem", alg = "ES256" }}
+partner = {{ file = "keys/r.pub.pem", alg = "RS256" }}
+[[rules]]
+prefix = "/"
+keys = ["main", "backend"]
+[[rules]]
+prefix = "/partner/"
+keys = ["partner"]
+""",
+    )
+    settings = load_settings(config_path=config, env={})
+    assert set(settings.keys_for(settings.rule_for("/a.jpg"))) == {"main", "backend"}
+    assert settings.secrets_for(settings.rule_for("/a.jpg")) == {"main": GOOD_KEY.encode()}
+    assert set(settings.keys_for(settings.rule_for("/partner/a.jpg"))) == {"partner"}
+    assert settings.secrets_for(settings.rule_for("/partner/a.jpg")) == {}
+
+
+BACKEND = '[public_keys]\nbackend = { file = "keys/b.pem", alg = "ES256" }'
+
+
+@pytest.mark.parametrize(
+    ("files", "text", "named", "says"),
+    [
+        pytest.param({}, BACKEND, "public_keys.backend", "cannot read", id="missing-file"),
+        pytest.param({"b.pem": b"not a key"}, BACKEND, "public_keys.backend", "not a PEM public key", id="not-pem"),
+        pytest.param({"b.pem": b""}, BACKEND, "public_keys.backend", "not a PEM public key", id="empty-file"),
+        pytest.param(
+            {"b.pem": public_pem("p256")[:-40]}, BACKEND, "public_keys.backend", "not a PEM public key", id="cut-pem"
+        ),
+        pytest.param(
+            {"b.pem": private_pem("p256")}, BACKEND, "public_keys.backend", "give the public half", id="private-pkcs8"
+        ),
+        pytest.param(
+            {
+                "b.pem": keys_of_every_kind()["p256"].private_bytes(
+                    PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+                )
+            },
+            BACKEND,
+            "public_keys.backend",
+            "holds a private key",
+            id="private-ec-traditional",
+        ),
+        pytest.param(
+            {"b.pem": private_pem("p256", serialization.BestAvailableEncryption(b"pass"))},
+            BACKEND,
+            "public_keys.backend",
+            "holds a private key",
+            id="private-encrypted",
+        ),
+        pytest.param(
+            {
+                "b.pem": keys_of_every_kind()["ed25519"].private_bytes(
+                    PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+                )
+            },
+            BACKEND.replace("ES256", "EdDSA"),
+            "public_keys.backend",
+            "holds a private key",
+            id="private-openssh",
+        ),
+        pytest.param(
+            {
+                "b.pem": keys_of_every_kind()["ed25519"]
+                .public_key()
+                .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+            },
+            BACKEND.replace("ES256", "EdDSA"),
+            "public_keys.backend",
+            "not a PEM public key",
+            id="openssh-public-key",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("rsa")}, BACKEND, "public_keys.backend", "ES256 needs an EC key", id="es256-rsa"
+        ),
+        pytest.param({"b.pem": public_pem("p384")}, BACKEND, "public_keys.backend", "secp384r1", id="es256-p384"),
+        pytest.param(
+            {"b.pem": public_pem("ed25519")},
+            BACKEND,
+            "public_keys.backend",
+            "ES256 needs an EC key",
+            id="es256-ed25519",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            BACKEND.replace("ES256", "RS256"),
+            "public_keys.backend",
+            "RS256 needs an RSA key",
+            id="rs256-ec",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("rsa")},
+            BACKEND.replace("ES256", "EdDSA"),
+            "public_keys.backend",
+            "EdDSA needs an Ed25519 key",
+            id="eddsa-rsa",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("ed448")},
+            BACKEND.replace("ES256", "EdDSA"),
+            "public_keys.backend",
+            "EdDSA needs an Ed25519 key",
+            id="eddsa-ed448",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("x25519")},
+            BACKEND.replace("ES256", "EdDSA"),
+            "public_keys.backend",
+            "EdDSA needs an Ed25519 key",
+            id="eddsa-x25519",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("rsa1024")},
+            BACKEND.replace("ES256", "RS256"),
+            "public_keys.backend",
+            "at least 2048 bits, not 1024",
+            id="rsa-1024-bits",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            BACKEND.replace("ES256", "ES384"),
+            "public_keys.backend.alg",
+            "",
+            id="alg-es384",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("rsa")},
+            BACKEND.replace("ES256", "PS256"),
+            "public_keys.backend.alg",
+            "",
+            id="alg-ps256",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            BACKEND.replace("ES256", "HS256"),
+            "public_keys.backend.alg",
+            "",
+            id="alg-hs256",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            BACKEND.replace("ES256", "es256"),
+            "public_keys.backend.alg",
+            "",
+            id="alg-case",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            '[public_keys]\nbackend = { file = "keys/b.pem" }',
+            "public_keys.backend.alg",
+            "RS256, ES256, EdDSA",
+            id="alg-missing",
+        ),
+        pytest.param(
+            {}, '[public_keys]\nbackend = { alg = "ES256" }', "public_keys.backend.file", "", id="file-missing"
+        ),
+        pytest.param({}, '[public_keys]\nbackend = "keys/b.pem"', "public_keys.backend", "file", id="entry-a-string"),
+        pytest.param({}, "public_keys = 1", "public_keys", "", id="not-a-table"),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            '[public_keys]\nbackend = { file = "keys/b.pem", alg = "ES256", pem = "x" }',
+            "public_keys.backend.pem",
+            "unknown",
+            id="unknown-field",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            f'[keys]\nbackend = "{GOOD_KEY}"\n{BACKEND}',
+            "public_keys.backend",
+            "unique",
+            id="duplicate-kid",
+        ),
+        pytest.param(
+            {"b.pem": public_pem("p256")},
+            f"{BACKEND}\n[[rules]]\nprefix = '/'\nkeys = ['backend', 'frontend', 'main']",
+            "rules[/].keys",
+            "['frontend', 'main']",
+            id="rule-names-unknown-keys",
+        ),
+        pytest.param(
+            {},
+            "[keys]\nmain = '''" + public_pem("p256").decode() + "'''",
+            "keys.main",
+            "[public_keys]",
+            id="pem-as-secret",
+        ),
+    ],
+)
+def test_bad_public_keys_name_the_key(
+    tmp_path: Path, files: dict[str, bytes], text: str, named: str, says: str
+) -> None:
+    config = key_config(tmp_path, files, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_path=config, env={})
+    assert str(info.value).startswith(named), str(info.value)
+    assert says in str(info.value), str(info.value)
+
+
+def test_settings_built_directly_check_the_key_type() -> None:
+    p384 = keys_of_every_kind()["p384"].public_key()
+    with pytest.raises(ConfigError, match=r"^public_keys\.x: ES256 needs an EC key on curve P-256"):
+        Settings(root=FIXTURES, public_keys={"x": PublicKey(alg="ES256", key=p384)})
+    with pytest.raises(ConfigError, match=r"^public_keys\.main: the key id is also in \[keys\]"):
+        Settings(
+            root=FIXTURES,
+            keys={"main": SECRET},
+            public_keys={"main": PublicKey(alg="ES256", key=keys_of_every_kind()["p256"].public_key())},
+        )

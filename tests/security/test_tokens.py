@@ -36,7 +36,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, event, given
@@ -47,6 +47,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 import origin
+from origin.settings import PublicKey
 from tests.conftest import SECRET
 from tests.tokens import (
     ALGORITHM,
@@ -67,12 +68,29 @@ from tests.tokens import json_part as part
 OK = "ok"
 NO_HEADER = None  # the response carries no X-Auth-Result (answered before the token is looked at)
 
+
+@functools.cache
+def backend_key(alg: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey:
+    """The signing backend's private keys, whose public halves the "public-keys" apps configure."""
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+BACKEND_KIDS = {"RS256": "backend-rsa", "ES256": "backend-ec", "EdDSA": "backend-ed"}
+BACKEND_PUBLIC_KEYS = {kid: PublicKey(alg=alg, key=backend_key(alg).public_key()) for alg, kid in BACKEND_KIDS.items()}
+
 # The apps a case can ask for: production defaults; "long-urls" lifts only max_url_length (so
-# max_token_bytes answers); "roomy" lifts both, so a huge token reaches the JSON parser.
+# max_token_bytes answers); "roomy" lifts both, so a huge token reaches the JSON parser;
+# "public-keys" adds the backend's public keys beside the secret; "public-keys-only" has no secret.
 APPS: dict[str, dict[str, Any]] = {
     "default": {},
     "long-urls": {"max_url_length": 4_000_000},
     "roomy": {"max_url_length": 4_000_000, "max_token_bytes": 2_000_000},
+    "public-keys": {"public_keys": BACKEND_PUBLIC_KEYS},
+    "public-keys-only": {"keys": {}, "public_keys": BACKEND_PUBLIC_KEYS},
 }
 
 
@@ -263,6 +281,147 @@ ALGORITHM_CASES = [
         ALGORITHM,
         "rs256-header-hmac-with-the-right-secret",
     ),
+]
+
+
+def backend(
+    alg: str,
+    payload: dict[str, Any],
+    *,
+    kid: str | None = None,
+    header_alg: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """A token signed with the backend's private key for ``alg`` (raw PyJWT; ``header_alg`` to sign as another)."""
+    headers = {**({"kid": kid} if kid is not None else {}), **(extra or {})}
+    return jwt.encode(payload, backend_key(alg), algorithm=header_alg or alg, headers=headers or None)
+
+
+def backend_rsa_jwk() -> dict[str, Any]:
+    key = backend_key("RS256")
+    assert isinstance(key, rsa.RSAPrivateKey)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return jwk
+
+
+def backend_pem(alg: str) -> bytes:
+    return backend_key(alg).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+
+# Public keys: accepted when signed by the configured key with its own algorithm, and nothing else.
+# "public-keys": rule "/" allows the secret and three public keys; "public-keys-only": no secret.
+PUBLIC_KEY_CASES = [
+    *[
+        tok(
+            (lambda alg, kid: lambda n: backend(alg, {"exp": n + 300}, kid=kid))(alg, kid),
+            200,
+            OK,
+            f"pk-ok-{alg}-{'kid' if kid else 'no-kid'}-{app}",
+            app=app,
+        )
+        for alg in BACKEND_KIDS
+        for kid in (BACKEND_KIDS[alg], None)
+        for app in ("public-keys", "public-keys-only")
+    ],
+    tok(lambda n: good(n), 200, OK, "pk-ok-hs256-beside-public-keys", app="public-keys"),
+    tok(lambda n: good(n), 403, ALGORITHM, "pk-hs256-without-a-secret", app="public-keys-only"),
+    tok(lambda n: rs256({"exp": n + 300}), 403, SIGNATURE, "pk-rs256-attacker-key", app="public-keys"),
+    tok(
+        lambda n: rs256({"exp": n + 300}, {"kid": "backend-rsa"}),
+        403,
+        SIGNATURE,
+        "pk-rs256-attacker-key-backend-kid",
+        app="public-keys",
+    ),
+    tok(lambda n: es256({"exp": n + 300}), 403, SIGNATURE, "pk-es256-attacker-key", app="public-keys-only"),
+    tok(
+        lambda n: backend("ES256", {"exp": n + 300}, kid="backend-rsa"),
+        403,
+        ALGORITHM,
+        "pk-es256-with-the-rsa-kid",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: backend("RS256", {"exp": n + 300}, kid="main"),
+        403,
+        ALGORITHM,
+        "pk-rs256-with-the-secret-kid",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: backend("RS256", {"exp": n + 300}, header_alg="PS256"),
+        403,
+        ALGORITHM,
+        "pk-ps256-backend-key",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: backend("RS256", {"exp": n + 300}, header_alg="RS512"),
+        403,
+        ALGORITHM,
+        "pk-rs512-backend-key",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: jwt.encode({"exp": n + 300}, ec.generate_private_key(ec.SECP384R1()), algorithm="ES384"),
+        403,
+        ALGORITHM,
+        "pk-es384",
+        app="public-keys",
+    ),
+    tok(lambda n: backend("RS256", {"exp": n + 300}), 403, ALGORITHM, "pk-rs256-without-public-keys"),
+    # key confusion: the configured public key's PEM text as an HMAC secret
+    tok(
+        lambda n: signed(HS256, {"exp": n + 300}, backend_pem("RS256")),
+        403,
+        SIGNATURE,
+        "pk-confusion-rsa-pem-as-secret-beside-a-secret",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: signed(HS256, {"exp": n + 300}, backend_pem("RS256")),
+        403,
+        ALGORITHM,
+        "pk-confusion-rsa-pem-as-secret-public-keys-only",
+        app="public-keys-only",
+    ),
+    tok(
+        lambda n: signed({**HS256, "kid": "backend-ec"}, {"exp": n + 300}, backend_pem("ES256")),
+        403,
+        ALGORITHM,
+        "pk-confusion-ec-pem-as-secret-with-its-kid",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: signed({"alg": "RS256", "typ": "JWT"}, {"exp": n + 300}, backend_pem("RS256")),
+        403,
+        SIGNATURE,
+        "pk-confusion-rs256-header-hmac-with-the-pem",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: signed({"alg": "RS256", "typ": "JWT"}, {"exp": n + 300}),
+        403,
+        SIGNATURE,
+        "pk-confusion-rs256-header-hmac-with-the-secret",
+        app="public-keys",
+    ),
+    # headers that would bring their own key are refused before any key is chosen
+    tok(
+        lambda n: backend("RS256", {"exp": n + 300}, extra={"jwk": backend_rsa_jwk()}),
+        403,
+        MALFORMED,
+        "pk-jwk-header-on-a-backend-token",
+        app="public-keys",
+    ),
+    tok(
+        lambda n: backend("EdDSA", {"exp": n + 300, "aud": "/other/"}),
+        403,
+        AUDIENCE,
+        "pk-eddsa-audience-mismatch",
+        app="public-keys-only",
+    ),
+    tok(lambda n: backend("ES256", {"exp": n - 60}), 403, EXPIRED, "pk-es256-expired", app="public-keys-only"),
 ]
 
 SIGNATURE_CASES = [
@@ -580,6 +739,7 @@ SIZE_CASES = [
 
 CASES = [
     *ALGORITHM_CASES,
+    *PUBLIC_KEY_CASES,
     *SIGNATURE_CASES,
     *FETCH_HEADER_CASES,
     *KID_CASES,
@@ -624,9 +784,8 @@ class Origin:
 
 @contextlib.contextmanager
 def _origin(root: Path, **overrides: Any) -> Iterator[Origin]:
-    settings = origin.Settings(
-        root=root, keys={"main": SECRET}, rules=(origin.Rule(prefix="/"),), render_concurrency=2, **overrides
-    )
+    base: dict[str, Any] = {"keys": {"main": SECRET}, "rules": (origin.Rule(prefix="/"),), "render_concurrency": 2}
+    settings = origin.Settings(root=root, **{**base, **overrides})
     app = origin.create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Origin(client, app)
