@@ -9,15 +9,30 @@ module.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from origin.errors import ParameterError
 from origin.registry import BY_NAME, Limits, ValueProblem
 from origin.settings import Rule, Settings
-from transforms import CropSpec, OrientSpec, OutputSpec, RenderOptions, ResizeSpec, ScaleMode, TextSpec, WatermarkSpec
+from transforms import (
+    CanvasSpec,
+    ColourSpec,
+    CropSpec,
+    EffectsSpec,
+    FrameSpec,
+    OrientSpec,
+    OutputSpec,
+    RenderOptions,
+    ResizeSpec,
+    ScaleMode,
+    TextSpec,
+    TrimSpec,
+    WatermarkSpec,
+)
 
 ArgValue = str | int | float | bool
 
@@ -39,6 +54,29 @@ _WATERMARK_FIELDS = {
     "watermark.scale.height": "height", "watermark.scale.option": "scale_mode", "watermark.opacity": "opacity",
     "watermark.rotate": "rotate", "watermark.layer": "layer",
 }  # fmt: skip
+_CANVAS_FIELDS = {
+    "canvas.width": "width", "canvas.height": "height", "canvas.color": "color", "canvas.position": "position",
+    "canvas.opacity": "opacity", "canvas.aspectratio": "aspect_ratio", "canvas.border.width": "border_width",
+    "canvas.border.height": "border_height", "canvas.border.color": "border_color",
+    "canvas.border.opacity": "border_opacity",
+}  # fmt: skip
+_COLOUR_FIELDS = {
+    "brightness": "brightness", "contrast": "contrast", "exposure": "exposure", "hue": "hue",
+    "saturation": "saturation", "lightness": "lightness", "shadows": "shadows", "highlights": "highlights",
+    "grayscale": "grayscale", "colorize.color": "colorize_color", "colorize.opacity": "colorize_opacity",
+    "colortone": "colortone", "colortone.color": "colortone_color", "colortone.level": "colortone_level",
+    "colortone.mode": "colortone_mode", "colorlevel.black": "colorlevel_black", "colorlevel.white": "colorlevel_white",
+}  # fmt: skip
+_EFFECTS_FIELDS = {
+    "blur": "blur", "sharpen": "sharpen", "vignette.value": "vignette", "vignette.color": "vignette_color",
+    "opacity": "opacity",
+}  # fmt: skip
+_FRAME_FIELDS = {
+    "frame.style": "style", "frame.color": "color", "frame.width": "width", "frame.rim.color": "rim_color",
+    "frame.rim.width": "rim_width",
+}  # fmt: skip
+_TRIM_PADS = {"crop.pad.x": "pad_x", "crop.pad.y": "pad_y"}
+REQUIRES_TRIM = "requires crop.type=trim"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +251,7 @@ def _build(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict
     output_defaults = OutputSpec()
     try:
         return RenderOptions(
+            trim=_trim(values, spelled, problems),
             resize=ResizeSpec(
                 width=values.get("w"),
                 height=values.get("h"),
@@ -226,11 +265,15 @@ def _build(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict
                 y=values.get("cy"),
                 aspect_ratio=values.get("crop.aspectratio"),
             ),
+            canvas=_spec(CanvasSpec, _CANVAS_FIELDS, values, spelled, problems),
             orient=OrientSpec(
                 rotate=values.get("rotate", 0.0),
                 flip=values.get("flip", False),
                 flop=values.get("flop", False),
             ),
+            colour=_spec(ColourSpec, _COLOUR_FIELDS, values, spelled, problems),
+            effects=_spec(EffectsSpec, _EFFECTS_FIELDS, values, spelled, problems),
+            frame=_spec(FrameSpec, _FRAME_FIELDS, values, spelled, problems),
             watermark=_watermark(values, spelled, problems),
             text=_text(values, spelled, problems),
             output=OutputSpec(
@@ -244,6 +287,43 @@ def _build(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict
     except ValueError as exc:
         problems.setdefault("parameters", str(exc))
         return None
+
+
+def _trim(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict[str, str]) -> TrimSpec:
+    if values.get("crop.type") == "trim":
+        return _spec(TrimSpec, _TRIM_PADS, values, spelled, problems, enabled=True)
+    for name in _TRIM_PADS:
+        if name in values:
+            problems[spelled.get(name, name)] = REQUIRES_TRIM
+    return TrimSpec()
+
+
+_Spec = TypeVar("_Spec", CanvasSpec, ColourSpec, EffectsSpec, FrameSpec, TrimSpec)
+
+
+def _spec(
+    kind: type[_Spec],
+    names: Mapping[str, str],
+    values: Mapping[str, Any],
+    spelled: Mapping[str, str],
+    problems: dict[str, str],
+    **extra: Any,
+) -> _Spec:
+    """``kind`` from the values of its parameters (``names``: parameter -> field).
+
+    Each value is already in range; what the spec can still refuse is a combination (``colortone``
+    with ``colortone.color``, ``colorlevel.black`` not below ``.white``). Its message is reported under
+    the given parameters it names, or under all of them when it names none.
+    """
+    given = [name for name in names if name in values]
+    try:
+        return kind(**{names[name]: values[name] for name in given}, **extra)
+    except ValueError as exc:
+        named = set(re.findall(r"[a-z]+(?:\.[a-z]+)*", str(exc)))
+        blamed = [name for name in given if name in named or spelled.get(name) in named] or given
+        for name in blamed:
+            problems[spelled.get(name, name)] = str(exc)
+        return kind()
 
 
 def _text(values: Mapping[str, Any], spelled: Mapping[str, str], problems: dict[str, str]) -> TextSpec | None:

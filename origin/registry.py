@@ -18,7 +18,20 @@ from PIL import ImageColor
 from origin.errors import InvalidPathError
 from origin.fonts import FAMILIES
 from origin.paths import IMAGE_EXTENSIONS, check_path, extension
-from transforms import FontStyle, FontWeight, Gravity, Layer, Length, OutputFormat, ScaleMode, Subsampling, TextAlign
+from transforms import (
+    COLORTONE_PRESETS,
+    FontStyle,
+    FontWeight,
+    FrameStyle,
+    Gravity,
+    Layer,
+    Length,
+    OutputFormat,
+    ScaleMode,
+    Subsampling,
+    TextAlign,
+    ToneMode,
+)
 
 
 class ValueProblem(ValueError):
@@ -199,8 +212,20 @@ def parse_profile_name(text: str, limits: Limits) -> str:
     raise ValueProblem("must be 1..64 letters, digits, '-' or '_'")
 
 
-def _not_yet(text: str, limits: Limits) -> Any:
-    raise ValueProblem("not supported yet")
+def parse_crop_type(text: str, limits: Limits) -> str:
+    """``trim``; ``poi`` would need a point of interest stored with the image, which this origin has not."""
+    if text == "trim":
+        return text
+    if text == "poi":
+        raise ValueProblem("a point of interest cannot be given to this origin: place the crop with cx and cy")
+    raise ValueProblem("must be trim")
+
+
+def parse_pixels(text: str, limits: Limits) -> int:
+    """A whole number of pixels, ``0..max_dimension``."""
+    if _INT.fullmatch(text) and int(text) <= limits.max_dimension:
+        return int(text)
+    raise ValueProblem(f"must be a whole number 0..{limits.max_dimension}")
 
 
 _FORMATS = tuple(f.value for f in OutputFormat)
@@ -218,7 +243,9 @@ class Param:
     signed_only: bool = False
     supported: bool = True
     slot: str | None = None  # the parameter this one sets in another spelling (text.text64 sets text)
-    reframes: bool = False  # changes which part of the source is shown (locked under a signed overlay)
+    # changes which part of the source is shown, or where it lies in the output (locked under a signed
+    # overlay: a trim, a crop or a wide canvas or frame could otherwise leave the overlay beside the image)
+    reframes: bool = False
 
     @property
     def key(self) -> str:
@@ -226,12 +253,12 @@ class Param:
         return self.slot or self.name
 
 
-def _planned(group: str, names: str, signed_only: bool = False) -> list[Param]:
-    """Names of the contract that this version recognises but cannot render yet: always a 400."""
-    return [
-        Param(name, group, _not_yet, "not supported yet", signed_only=signed_only, supported=False)
-        for name in names.split()
-    ]
+def _light(name: str) -> Param:
+    return Param(name, "light and colour", _decimal_range(-100, 100), "-100..100", "0")
+
+
+_GRAVITIES = _choice(*(g.value for g in Gravity), convert=Gravity)
+_FRAME_WIDTH = _int_range(0, 1000)
 
 
 PARAMS: tuple[Param, ...] = (
@@ -250,36 +277,55 @@ PARAMS: tuple[Param, ...] = (
     Param("cx", "crop", parse_offset, "px, % or center", "center", reframes=True),
     Param("cy", "crop", parse_offset, "px, % or center", "center", reframes=True),
     Param("crop.aspectratio", "crop", parse_ratio, "W:H", reframes=True),
-    *_planned("crop", "crop.type crop.pad.x crop.pad.y"),
+    Param("crop.type", "crop", parse_crop_type, "trim", reframes=True),
+    Param("crop.pad.x", "crop", parse_position, "px or % (needs crop.type=trim)", "0", reframes=True),
+    Param("crop.pad.y", "crop", parse_position, "px or % (needs crop.type=trim)", "0", reframes=True),
+    Param("canvas.width", "canvas", parse_size, "px or %", reframes=True),
+    Param("canvas.height", "canvas", parse_size, "px or %", reframes=True),
+    Param("canvas.color", "canvas", parse_colour, "colour", "FFFFFF"),
+    Param("canvas.position", "canvas", _GRAVITIES, "gravity", "center", reframes=True),
+    Param("canvas.opacity", "canvas", _int_range(0, 100), "0..100", "100"),
+    Param("canvas.aspectratio", "canvas", parse_ratio, "W:H", reframes=True),
+    Param("canvas.border.width", "canvas", parse_pixels, "px", "0", reframes=True),
+    Param("canvas.border.height", "canvas", parse_pixels, "px", "0", reframes=True),
+    Param("canvas.border.color", "canvas", parse_colour, "colour", "canvas.color"),
+    Param("canvas.border.opacity", "canvas", _int_range(0, 100), "0..100", "100"),
     Param("rotate", "orientation", _decimal_range(-180, 180), "-180..180 degrees", "0"),
     Param("flip", "orientation", parse_bool, "true, false", "false"),
     Param("flop", "orientation", parse_bool, "true, false", "false"),
-    Param("format", "output", _choice(*_FORMATS, convert=OutputFormat), ", ".join(_FORMATS), "original"),
-    Param("q", "output", _int_range(1, 100), "1..100", "80", aliases=("quality",)),
+    *(_light(name) for name in ("brightness", "contrast", "exposure", "hue", "saturation", "lightness")),
+    *(_light(name) for name in ("shadows", "highlights")),
+    Param("grayscale", "light and colour", parse_bool, "true, false", "false"),
+    Param("colorize.color", "light and colour", parse_colour, "colour", aliases=("colorize",)),
+    Param("colorize.opacity", "light and colour", _int_range(0, 100), "0..100", "100"),
+    Param("colortone", "light and colour", _choice(*COLORTONE_PRESETS), ", ".join(COLORTONE_PRESETS)),
+    Param("colortone.color", "light and colour", parse_colour, "colour (instead of a colortone name)"),
+    Param("colortone.level", "light and colour", _int_range(0, 100), "0..100 (% of a preset's own level)", "100"),
     Param(
-        "subsampling",
-        "output",
-        _choice(*(s.value for s in Subsampling), convert=Subsampling),
-        "4:4:4, 4:2:2, 4:2:0",
-        "4:2:0",
-    ),
-    Param("progressive", "output", parse_bool, "true, false", "false"),
-    Param("webp-fallback", "output", _choice(*_FALLBACKS, convert=OutputFormat), ", ".join(_FALLBACKS)),
-    Param("dl", "other", parse_bool, "true, false", "false"),
-    Param("profile", "other", parse_profile_name, "name of a JSON file in profiles_dir", signed_only=True),
-    *_planned(
-        "canvas",
-        "canvas.width canvas.height canvas.color canvas.position canvas.opacity canvas.aspectratio "
-        "canvas.border.width canvas.border.height canvas.border.color canvas.border.opacity",
-    ),
-    *_planned(
+        "colortone.mode",
         "light and colour",
-        "brightness contrast exposure hue saturation lightness shadows highlights grayscale colorize "
-        "colorize.color colorize.opacity colortone colortone.color colortone.level colortone.mode "
-        "colorlevel.black colorlevel.white",
+        _choice(*(m.value for m in ToneMode), convert=ToneMode),
+        ", ".join(m.value for m in ToneMode),
+        "the preset's own; solid for colortone.color",
     ),
-    *_planned("effects", "blur sharpen vignette.value vignette.color opacity"),
-    *_planned("frame", "frame.style frame.color frame.width frame.rim.color frame.rim.width"),
+    Param("colorlevel.black", "light and colour", _int_range(0, 255), "0..255 (below colorlevel.white)", "0"),
+    Param("colorlevel.white", "light and colour", _int_range(0, 255), "0..255", "255"),
+    Param("blur", "effects", _decimal_range(0, 100), "0..100", "0"),
+    Param("sharpen", "effects", _decimal_range(0, 100), "0..100", "0"),
+    Param("vignette.value", "effects", _int_range(0, 100), "0..100", "0"),
+    Param("vignette.color", "effects", parse_colour, "colour", "000000"),
+    Param("opacity", "effects", _int_range(0, 100), "0..100", "100"),
+    Param(
+        "frame.style",
+        "frame",
+        _choice(*(s.value for s in FrameStyle), convert=FrameStyle),
+        ", ".join(s.value for s in FrameStyle),
+        "solid",
+    ),
+    Param("frame.color", "frame", parse_colour, "colour", "000000"),
+    Param("frame.width", "frame", _FRAME_WIDTH, "0..1000 px", "0", reframes=True),
+    Param("frame.rim.color", "frame", parse_colour, "colour", "FFFFFF"),
+    Param("frame.rim.width", "frame", _FRAME_WIDTH, "0..1000 px", "0", reframes=True),
     Param("text", "text", parse_text, "UTF-8 text", signed_only=True),
     Param("text.text64", "text", parse_text64, "base64 of UTF-8 text", signed_only=True, slot="text"),
     Param("text.size", "text", parse_text_size, "1..100 (% of the width)", signed_only=True),
@@ -353,6 +399,19 @@ PARAMS: tuple[Param, ...] = (
         "front",
         signed_only=True,
     ),
+    Param("format", "output", _choice(*_FORMATS, convert=OutputFormat), ", ".join(_FORMATS), "original"),
+    Param("q", "output", _int_range(1, 100), "1..100", "80", aliases=("quality",)),
+    Param(
+        "subsampling",
+        "output",
+        _choice(*(s.value for s in Subsampling), convert=Subsampling),
+        "4:4:4, 4:2:2, 4:2:0",
+        "4:2:0",
+    ),
+    Param("progressive", "output", parse_bool, "true, false", "false"),
+    Param("webp-fallback", "output", _choice(*_FALLBACKS, convert=OutputFormat), ", ".join(_FALLBACKS)),
+    Param("dl", "other", parse_bool, "true, false", "false"),
+    Param("profile", "other", parse_profile_name, "name of a JSON file in profiles_dir", signed_only=True),
 )
 
 BY_NAME: dict[str, Param] = {}

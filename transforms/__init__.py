@@ -6,10 +6,13 @@ here reads settings, the environment, the network or the file system.
 
 from __future__ import annotations
 
+from .adjust import COLORTONE_PRESETS, adjust
 from .assets import Assets, FontBook, FontFace
+from .canvas import apply_canvas, canvas_size
 from .color import flatten, to_srgb
 from .crop import crop
 from .decode import SourceImage, load, open_image
+from .effects import apply_effects
 from .encode import Encoded, encode, resolve_encoding
 from .errors import (
     CorruptImageError,
@@ -20,6 +23,7 @@ from .errors import (
     TransformError,
     UnsupportedImageError,
 )
+from .frame import apply_frame, framed_size
 from .mark import load_mark
 from .options import (
     RGBA,
@@ -51,12 +55,14 @@ from .options import (
 )
 from .orient import flip, flop, orient, rotate
 from .pipeline import STEPS, Rendered, render
-from .plan import Plan, plan_render, planned_size
+from .plan import Plan, plan_render, plan_trimmed, planned_size
 from .resize import resize
 from .text import draw_text
+from .trim import trim, trim_box
 from .watermark import apply_watermark
 
 __all__ = [
+    "COLORTONE_PRESETS",
     "Assets",
     "CanvasSpec",
     "ColourSpec",
@@ -98,22 +104,31 @@ __all__ = [
     "TransformError",
     "UnsupportedImageError",
     "WatermarkSpec",
+    "adjust",
+    "apply_canvas",
+    "apply_effects",
+    "apply_frame",
     "apply_watermark",
+    "canvas_size",
     "crop",
     "draw_text",
     "encode",
     "flatten",
     "flip",
     "flop",
+    "framed_size",
     "load",
     "load_mark",
     "open_image",
     "orient",
     "plan_render",
+    "plan_trimmed",
     "planned_size",
     "render",
     "resize",
     "resolve_encoding",
     "rotate",
     "to_srgb",
+    "trim",
+    "trim_box",
 ]

@@ -8,7 +8,24 @@ from origin.errors import ParameterError
 from origin.params import Merged, merge_params, parse_query
 from origin.settings import Rule, Settings
 from tests.conftest import FIXTURES, SECRET
-from transforms import Encoding, FontWeight, Gravity, Layer, Length, OutputFormat, ScaleMode, Subsampling
+from transforms import (
+    COLORTONE_PRESETS,
+    CanvasSpec,
+    ColourSpec,
+    EffectsSpec,
+    Encoding,
+    FontWeight,
+    FrameSpec,
+    FrameStyle,
+    Gravity,
+    Layer,
+    Length,
+    OutputFormat,
+    ScaleMode,
+    Subsampling,
+    ToneMode,
+    TrimSpec,
+)
 
 PROTECTED = Rule(prefix="/", protect=True)
 PUBLIC = Rule(prefix="/", protect=False)
@@ -164,10 +181,181 @@ def test_signed_only_parameters_are_rejected_unsigned_on_protected_paths(setting
     assert problems(settings, f"{name}=x", args={name: "y"}) == {name: "allowed only in signed args"}
 
 
-@pytest.mark.parametrize("name", ["blur", "canvas.width", "crop.type", "frame.style", "colortone"])
-def test_later_groups_are_never_silently_dropped(settings: Settings, name: str) -> None:
-    assert problems(settings, args={name: "x"}) == {name: "not supported yet"}
-    assert problems(settings, f"{name}=x", rule=PUBLIC) == {name: "not supported yet"}
+def test_imaging_parameters_build_their_specs(settings: Settings) -> None:
+    options = merge(
+        settings,
+        "crop.type=trim&crop.pad.x=5&crop.pad.y=10%25"
+        "&canvas.width=120%25&canvas.height=900&canvas.color=red&canvas.position=northeast&canvas.opacity=50"
+        "&canvas.aspectratio=4:3&canvas.border.width=7&canvas.border.height=8&canvas.border.color=00FF0080"
+        "&canvas.border.opacity=30"
+        "&brightness=-12.5&contrast=20&exposure=3&hue=-100&saturation=100&lightness=1&shadows=2&highlights=-3"
+        "&grayscale=true&colorize=blue&colorize.opacity=40&colortone=sepia&colortone.level=60"
+        "&colortone.mode=shadows&colorlevel.black=10&colorlevel.white=240"
+        "&blur=2.5&sharpen=30&vignette.value=40&vignette.color=navy&opacity=90"
+        "&frame.style=mirror&frame.color=FFFFFF&frame.width=12&frame.rim.color=000000&frame.rim.width=2",
+        rule=PUBLIC,
+    ).options
+    assert options.trim == TrimSpec(enabled=True, pad_x=Length(5), pad_y=Length(10, percent=True))
+    assert options.canvas == CanvasSpec(
+        width=Length(120, percent=True),
+        height=Length(900),
+        color=(255, 0, 0, 255),
+        position=Gravity.NORTHEAST,
+        opacity=50,
+        aspect_ratio=(4, 3),
+        border_width=7,
+        border_height=8,
+        border_color=(0, 255, 0, 128),
+        border_opacity=30,
+    )
+    assert options.colour == ColourSpec(
+        brightness=-12.5,
+        contrast=20,
+        exposure=3,
+        hue=-100,
+        saturation=100,
+        lightness=1,
+        shadows=2,
+        highlights=-3,
+        grayscale=True,
+        colorize_color=(0, 0, 255, 255),
+        colorize_opacity=40,
+        colortone="sepia",
+        colortone_level=60,
+        colortone_mode=ToneMode.SHADOWS,
+        colorlevel_black=10,
+        colorlevel_white=240,
+    )
+    assert options.effects == EffectsSpec(
+        blur=2.5, sharpen=30, vignette=40, vignette_color=(0, 0, 128, 255), opacity=90
+    )
+    assert options.frame == FrameSpec(
+        style=FrameStyle.MIRROR, color=(255, 255, 255, 255), width=12, rim_color=(0, 0, 0, 255), rim_width=2
+    )
+
+
+def test_no_imaging_parameters_give_identity_specs(settings: Settings) -> None:
+    options = merge(settings, "w=100").options
+    assert options.trim.is_identity and options.canvas.is_identity and options.colour.is_identity
+    assert options.effects.is_identity and options.frame.is_identity
+
+
+def test_colorize_is_an_alias_of_colorize_color(settings: Settings) -> None:
+    assert merge(settings, "colorize.color=red").options.colour == merge(settings, "colorize=red").options.colour
+    assert problems(settings, "colorize=red&colorize.color=blue") == {
+        "colorize": "repeated parameter",
+        "colorize.color": "repeated parameter",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("brightness=101", {"brightness": "must be a number -100..100"}),
+        ("hue=-100.5", {"hue": "must be a number -100..100"}),
+        ("contrast=1e2", {"contrast": "must be a number -100..100"}),
+        ("grayscale=yes", {"grayscale": "must be true or false"}),
+        ("colorize=blurple", {"colorize": "must be RRGGBB, RRGGBBAA or a CSS colour name"}),
+        ("colorize.opacity=101", {"colorize.opacity": "must be a whole number 0..100"}),
+        ("colortone=nope", {"colortone": "must be one of " + ", ".join(COLORTONE_PRESETS)}),
+        ("colortone.mode=midtones", {"colortone.mode": "must be one of solid, highlights, shadows"}),
+        ("colorlevel.white=256", {"colorlevel.white": "must be a whole number 0..255"}),
+        ("blur=-1", {"blur": "must be a number 0..100"}),
+        ("sharpen=100.01", {"sharpen": "must be a number 0..100"}),
+        ("vignette.value=50.5", {"vignette.value": "must be a whole number 0..100"}),
+        ("opacity=101", {"opacity": "must be a whole number 0..100"}),
+        ("canvas.width=0", {"canvas.width": "must be 1..8192 or 1%..1000%"}),
+        ("canvas.opacity=-1", {"canvas.opacity": "must be a whole number 0..100"}),
+        ("canvas.position=middle", {"canvas.position": "must be one of " + ", ".join(g.value for g in Gravity)}),
+        ("canvas.aspectratio=16x9", {"canvas.aspectratio": "must be W:H, two whole numbers above 0 (16:9)"}),
+        ("canvas.border.width=8193", {"canvas.border.width": "must be a whole number 0..8192"}),
+        ("frame.style=dotted", {"frame.style": "must be one of solid, mirror, edge, none"}),
+        ("frame.width=1001", {"frame.width": "must be a whole number 0..1000"}),
+        ("frame.rim.color=#FFF", {"frame.rim.color": "must be RRGGBB, RRGGBBAA or a CSS colour name"}),
+        ("crop.type=smart", {"crop.type": "must be trim"}),
+        ("crop.type=trim&crop.pad.x=101%25", {"crop.pad.x": "must be 0..8192 or 0%..100%"}),
+    ],
+)
+def test_imaging_values_out_of_range_name_the_parameter(
+    settings: Settings, query: str, expected: dict[str, str]
+) -> None:
+    assert problems(settings, query, rule=PUBLIC) == expected
+
+
+def test_a_point_of_interest_crop_suggests_cx_and_cy(settings: Settings) -> None:
+    found = problems(settings, "crop.type=poi", rule=PUBLIC)
+    assert list(found) == ["crop.type"]
+    assert "point of interest" in found["crop.type"] and "cx" in found["crop.type"] and "cy" in found["crop.type"]
+
+
+@pytest.mark.parametrize(
+    ("query", "args", "expected"),
+    [
+        ("crop.pad.x=5", None, {"crop.pad.x": "requires crop.type=trim"}),
+        ("crop.pad.x=5&crop.pad.y=1", None, dict.fromkeys(["crop.pad.x", "crop.pad.y"], "requires crop.type=trim")),
+        ("", {"crop.pad.y": "3%"}, {"crop.pad.y": "requires crop.type=trim"}),
+        (
+            "colortone=sepia&colortone.color=red",
+            None,
+            dict.fromkeys(
+                ["colortone", "colortone.color"],
+                "colortone names a preset; colortone.color gives a colour instead: not both",
+            ),
+        ),
+        (
+            "colorlevel.black=200&colorlevel.white=100",
+            None,
+            dict.fromkeys(
+                ["colorlevel.black", "colorlevel.white"], "colorlevel.black must be below colorlevel.white, both 0..255"
+            ),
+        ),
+        (
+            "colorlevel.black=255&brightness=10",
+            None,
+            {"colorlevel.black": "colorlevel.black must be below colorlevel.white, both 0..255"},
+        ),
+    ],
+)
+def test_combinations_a_spec_refuses_name_their_parameters(
+    settings: Settings, query: str, args: dict[str, Any] | None, expected: dict[str, str]
+) -> None:
+    assert problems(settings, query, args=args, rule=PUBLIC) == expected
+
+
+def test_a_combination_split_between_query_and_token_names_both(settings: Settings) -> None:
+    found = problems(settings, "colortone=warm", args={"colortone.color": "FF8800"}, rule=PUBLIC)
+    assert set(found) == {"colortone", "colortone.color"}
+
+
+REFRAMING = [
+    "crop.type=trim",
+    "crop.type=trim&crop.pad.x=5",
+    "canvas.width=300%25",
+    "canvas.height=900",
+    "canvas.aspectratio=1:4",
+    "canvas.position=northwest",
+    "canvas.border.width=500",
+    "canvas.border.height=500",
+    "frame.width=1000",
+    "frame.rim.width=1000",
+]
+
+
+@pytest.mark.parametrize("query", REFRAMING)
+def test_reframing_imaging_parameters_are_locked_under_a_signed_overlay(settings: Settings, query: str) -> None:
+    names = [pair.split("=")[0] for pair in query.split("&")]
+    found = problems(settings, query, args={"text": "PROOF"}, rule=PUBLIC)
+    assert found == dict.fromkeys(names, "not allowed unsigned under a signed overlay")
+    assert merge(settings, query, rule=PUBLIC).options.text is None  # free without a signed overlay
+    signed = {name: value for name, value in (pair.split("=") for pair in query.replace("%25", "%").split("&"))}
+    assert merge(settings, args={**signed, "text": "PROOF"}).options.text is not None  # and signed
+
+
+@pytest.mark.parametrize(
+    "query", ["canvas.color=red&canvas.opacity=50", "brightness=50&blur=10&opacity=20", "frame.color=red"]
+)
+def test_looks_stay_free_under_a_signed_overlay(settings: Settings, query: str) -> None:
+    assert merge(settings, query, args={"text": "PROOF"}, rule=PUBLIC).options.text is not None
 
 
 def test_signed_args_win_and_overridden_keys_are_listed(settings: Settings) -> None:

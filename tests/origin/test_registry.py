@@ -49,3 +49,8 @@ def test_registry_knows_every_parameter_of_the_contract() -> None:
 def test_names_and_aliases_are_unique() -> None:
     names = [name for param in PARAMS for name in (param.name, *param.aliases)]
     assert len(names) == len(set(names)) == len(BY_NAME)
+
+
+def test_every_parameter_of_the_contract_is_implemented() -> None:
+    assert [param.name for param in PARAMS if not param.supported] == []
+    assert all(param.values for param in PARAMS)

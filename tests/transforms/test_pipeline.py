@@ -9,9 +9,9 @@ from io import BytesIO
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageChops, ImageOps
 
-from fixtures.make_fixtures import CMYK_PATCHES, ROTATED_RED_BLOCK
+from fixtures.make_fixtures import CMYK_PATCHES, ROTATED_RED_BLOCK, photographic
 from tests.imaging import (
     assert_images_close,
     decode,
@@ -25,9 +25,15 @@ from tests.imaging import (
 )
 from transforms import (
     STEPS,
+    Assets,
+    CanvasSpec,
+    ColourSpec,
     CorruptImageError,
     CropSpec,
+    EffectsSpec,
     Encoding,
+    FrameSpec,
+    FrameStyle,
     ImageTooLargeError,
     Length,
     OrientSpec,
@@ -38,9 +44,14 @@ from transforms import (
     ResizeSpec,
     ScaleMode,
     TransformError,
+    TrimSpec,
     UnsupportedImageError,
+    WatermarkSpec,
+    load_mark,
+    plan_trimmed,
     planned_size,
     render,
+    trim,
 )
 
 LIMITS = RenderLimits()
@@ -65,7 +76,19 @@ def rendered_image(name: str, opts: RenderOptions, encoding: Encoding = Encoding
 
 
 def test_the_steps_are_declared_in_order() -> None:
-    assert [step.__name__ for step in STEPS] == ["_scale", "_crop", "_orient", "_to_srgb", "_watermark", "_text"]
+    assert [step.__name__ for step in STEPS] == [
+        "_trim",
+        "_scale",
+        "_crop",
+        "_to_srgb",
+        "_canvas",
+        "_orient",
+        "_colour",
+        "_effects",
+        "_frame",
+        "_watermark",
+        "_text",
+    ]
 
 
 def test_scale_comes_before_crop() -> None:
@@ -125,6 +148,19 @@ SIZE_GRID = [
     options(w=211, orient=OrientSpec(rotate=90)),
     options(h=97, orient=OrientSpec(rotate=-33.3, flip=True)),
     options(w=150, mode=ScaleMode.FILL, h=40, orient=OrientSpec(rotate=180, flop=True)),
+    RenderOptions(resize=ResizeSpec(width=Length(301)), canvas=CanvasSpec(aspect_ratio=(16, 9))),
+    RenderOptions(canvas=CanvasSpec(width=Length(130, percent=True), border_height=3), orient=OrientSpec(rotate=33)),
+    RenderOptions(
+        resize=ResizeSpec(height=Length(77)), orient=OrientSpec(rotate=-90), frame=FrameSpec(width=5, rim_width=1)
+    ),
+    RenderOptions(
+        resize=ResizeSpec(width=Length(120)),
+        canvas=CanvasSpec(aspect_ratio=(1, 1), color=(0, 0, 0, 0)),
+        colour=ColourSpec(grayscale=True),
+        effects=EffectsSpec(blur=20, opacity=50),
+        frame=FrameSpec(style=FrameStyle.MIRROR, width=9),
+    ),
+    RenderOptions(trim=TrimSpec(enabled=True), resize=ResizeSpec(width=Length(100))),
 ]
 
 
@@ -136,7 +172,11 @@ def test_the_output_has_exactly_the_planned_size(name: str, opts: RenderOptions)
         width, height = probe.size
         if probe.getexif().get(0x0112) in (5, 6, 7, 8):
             width, height = height, width
-    expected = planned_size(width, height, opts, LIMITS)
+    if opts.trim.is_identity:
+        expected = planned_size(width, height, opts, LIMITS)
+    else:  # planned again from the trimmed source
+        trimmed = trim(ImageOps.exif_transpose(fixture_image(name)).convert("RGBA"), opts.trim)
+        expected = plan_trimmed(*trimmed.size, opts, LIMITS).output
     result = render(data, opts, Encoding.PNG, LIMITS)
     assert (result.width, result.height) == expected
     assert decode(result.body).size == expected
@@ -176,10 +216,10 @@ def test_source_encoding_keeps_the_format() -> None:
         assert render(fixture_bytes(name), options(w=100), Encoding.SOURCE, LIMITS).media_type == media_type
 
 
-def test_a_gif_source_stays_an_animated_gif_with_transparency() -> None:
+def test_a_gif_source_gives_its_first_frame_with_transparency() -> None:
     result = render(fixture_bytes("animated.gif"), options(), Encoding.SOURCE, LIMITS)
-    image = decode(result.body)  # its first frame
-    assert (result.extension, getattr(image, "n_frames", 1)) == ("gif", 8)
+    image = decode(result.body)
+    assert (result.extension, getattr(image, "n_frames", 1)) == ("gif", 1)
     rgba = image.convert("RGBA")
     assert rgba.getpixel((5, 5))[3] == 0  # type: ignore[index]
     assert region_mean(rgba, (90, 10, 150, 50))[:3] == pytest.approx((220, 40, 40), abs=6)
@@ -334,3 +374,114 @@ def test_render_decodes_jpeg_at_a_reduced_scale(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(pipeline, "load", spy)
     render(fixture_bytes("photo.jpg"), options(w=100), Encoding.JPEG, RenderLimits())
     assert decoded and decoded[0][0] <= 1200 // 4  # 1200 px wide source, 100 px target: DCT scale 1/4 or less
+
+
+def test_an_oversized_canvas_is_refused_before_decoding() -> None:
+    data = fixture_bytes("photo.jpg")
+    truncated = data[: len(data) // 2]  # decoding it would fail
+    for opts in (
+        RenderOptions(canvas=CanvasSpec(width=Length(1000, percent=True))),
+        RenderOptions(resize=ResizeSpec(width=Length(8000)), frame=FrameSpec(width=100)),
+        RenderOptions(resize=ResizeSpec(width=Length(8000)), canvas=CanvasSpec(aspect_ratio=(1, 2))),
+    ):
+        with pytest.raises(OutputTooLargeError):
+            render(truncated, opts, Encoding.JPEG, LIMITS)
+
+
+# ---- trim ----------------------------------------------------------------------------------------
+
+CONTENT_BOX = (60, 50, 300, 210)
+
+
+def bordered() -> bytes:
+    """A 400x300 PNG: a photographic 240x160 picture at ``CONTENT_BOX`` on white."""
+    image = Image.new("RGB", (400, 300), (255, 255, 255))
+    image.paste(photographic((240, 160), seed=1), CONTENT_BOX[:2])
+    return encode(image, "PNG")
+
+
+def test_trim_cuts_the_border_before_scaling() -> None:
+    source = decode(bordered())
+    result = decode(render(bordered(), RenderOptions(trim=TrimSpec(enabled=True)), Encoding.PNG, LIMITS).body)
+    assert_images_close(result, source.crop(CONTENT_BOX), max_mean_diff=0)
+    # w= sizes from the trimmed image: 240x160 at w=120 is 120x80 (the whole source would give 120x90)
+    scaled = render(bordered(), _trimmed(w=120), Encoding.PNG, LIMITS)
+    assert (scaled.width, scaled.height) == (120, 80)
+    expected = source.crop(CONTENT_BOX).resize((120, 80), Image.Resampling.LANCZOS)
+    assert_images_close(decode(scaled.body), expected, max_mean_diff=1)
+    percent = RenderOptions(trim=TrimSpec(enabled=True), resize=ResizeSpec(width=Length(50, percent=True)))
+    assert render(bordered(), percent, Encoding.PNG, LIMITS).width == 120  # of the trimmed width
+
+
+def _trimmed(w: int, pad: Length | None = None) -> RenderOptions:
+    return RenderOptions(trim=TrimSpec(enabled=True, pad_x=pad, pad_y=pad), resize=ResizeSpec(width=Length(w)))
+
+
+def test_trim_padding_keeps_some_border() -> None:
+    result = render(bordered(), RenderOptions(trim=TrimSpec(enabled=True, pad_x=Length(10))), Encoding.PNG, LIMITS)
+    assert (result.width, result.height) == (260, 160)
+    image = decode(result.body).convert("RGB")
+    assert min(region_mean(image, (0, 0, 10, 160))) > 254 and min(region_mean(image, (250, 0, 260, 160))) > 254
+
+
+def test_trim_is_checked_against_the_limit_from_the_trimmed_size() -> None:
+    image = Image.new("RGB", (2000, 100), (255, 255, 255))
+    image.paste((200, 30, 30), (900, 0, 1100, 100))
+    data = encode(image, "PNG")
+    result = render(data, _tall(800), Encoding.PNG, LIMITS)  # untrimmed it would be 16000 px wide
+    assert (result.width, result.height) == (1600, 800)
+    with pytest.raises(OutputTooLargeError):  # trimmed to 200x100, 5000 px high is 10000 px wide
+        render(data, _tall(5000), Encoding.PNG, LIMITS)
+
+
+def _tall(height: int) -> RenderOptions:
+    return RenderOptions(trim=TrimSpec(enabled=True), resize=ResizeSpec(height=Length(height)))
+
+
+def test_overlays_scale_with_the_trimmed_source() -> None:
+    """A watermark 120 source pixels wide on a 240 px trimmed image shown at 120 px is 60 px wide."""
+    assets = Assets(watermark=load_mark(fixture_bytes("watermark.png"), LIMITS, max_side=2048))
+    plain = _trimmed(w=120)
+    marked = dataclasses.replace(plain, watermark=WatermarkSpec(path="/w.png", width=Length(120)))
+    a = decode(render(bordered(), plain, Encoding.PNG, LIMITS).body).convert("RGB")
+    b = decode(render(bordered(), marked, Encoding.PNG, LIMITS, assets=assets).body).convert("RGB")
+    left, _, right, _ = ImageChops.difference(a, b).point(lambda v: 255 if v > 8 else 0).getbbox() or (0, 0, 0, 0)
+    assert 56 <= right - left <= 60
+
+
+# ---- the order of operations ------------------------------------------------------------------------
+
+
+def test_colour_comes_after_the_canvas() -> None:
+    opts = RenderOptions(
+        resize=ResizeSpec(width=Length(200)),
+        canvas=CanvasSpec(aspect_ratio=(1, 1), color=(255, 0, 0, 255)),
+        colour=ColourSpec(grayscale=True),
+    )
+    image = decode(render(fixture_bytes("photo.jpg"), opts, Encoding.PNG, LIMITS).body).convert("RGB")
+    red, green, blue = region_mean(image, (0, 0, 200, 20))  # the canvas band above the picture
+    assert abs(red - green) < 1 and abs(green - blue) < 1 and 40 < red < 120  # red, made grey
+
+
+def test_the_canvas_is_rotated_with_the_image() -> None:
+    opts = RenderOptions(canvas=CanvasSpec(aspect_ratio=(16, 9)), orient=OrientSpec(rotate=90))
+    result = render(fixture_bytes("gallery/one.jpg"), opts, Encoding.PNG, LIMITS)
+    assert (result.width, result.height) == (240, 427)  # 320x240 on a 427x240 canvas, turned
+
+
+def test_the_frame_comes_after_effects() -> None:
+    opts = RenderOptions(
+        resize=ResizeSpec(width=Length(200)),
+        effects=EffectsSpec(blur=100, opacity=40),
+        frame=FrameSpec(color=(0, 0, 255, 255), width=10),
+    )
+    image = decode(render(fixture_bytes("photo.jpg"), opts, Encoding.PNG, LIMITS).body)
+    assert image.size == (220, 153)
+    assert image.convert("RGBA").getpixel((5, 70)) == (0, 0, 255, 255)  # neither blurred nor faded
+    assert image.convert("RGBA").getpixel((110, 76))[3] == 102  # type: ignore[index]  # the picture is
+
+
+def test_an_icc_source_meets_the_canvas_in_srgb() -> None:
+    opts = RenderOptions(canvas=CanvasSpec(width=Length(120, percent=True), color=(200, 100, 50, 255)))
+    image = decode(render(fixture_bytes("icc.jpg"), opts, Encoding.PNG, LIMITS).body).convert("RGB")
+    assert image.getpixel((5, 150)) == (200, 100, 50)  # the canvas colour is not converted as if wide-gamut
