@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from .adjust import adjust
+from .animation import Frame, encode_animation, play_count, read_frames, resolve_animation
 from .assets import Assets
 from .canvas import apply_canvas
 from .color import to_srgb
 from .crop import crop
-from .decode import load, open_image
+from .decode import SourceImage, load, open_image
 from .effects import apply_effects
 from .encode import encode
 from .errors import RenderTimeoutError
@@ -187,6 +188,11 @@ def render(
 
     Synchronous and thread-safe: nothing is shared between calls.
 
+    An animated GIF or WebP source stays animated when ``encoding`` resolves to GIF or WebP: its
+    frames are decoded one at a time, each goes through every step with the same plan, and the
+    durations and loop count are kept (:mod:`transforms.animation`). Any other output is the first
+    frame, and the other frames are never read.
+
     :param data: the source file's bytes.
     :param options: what to do, in any order; applied in the order of this module's docstring.
     :param encoding: the negotiated output format (``SOURCE`` and ``CLASSIC`` included).
@@ -199,14 +205,18 @@ def render(
     :raises ImageTooLargeError: the source has more pixels than allowed.
     :raises CorruptImageError: ``data`` cannot be decoded.
     :raises OutputTooLargeError: the output would have a side longer than allowed.
+    :raises TooManyFramesError: the animation is kept and has more frames than allowed.
     :raises RenderTimeoutError: ``deadline`` passed.
     """
     started = time.perf_counter()
     source = open_image(data, limits)
     plan = plan_render(*source.size, options, limits)
+    job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile, assets=assets)
+    animation = resolve_animation(source, encoding, limits)
+    if animation is not None:
+        return _render_animation(source, job, animation, started, deadline)
     image = load(source, plan.decode if draft else None)
     decoded = time.perf_counter()
-    job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile, assets=assets)
     for step in STEPS:
         _check_deadline(deadline)
         image = step(image, job)
@@ -223,6 +233,43 @@ def render(
         decode_seconds=decoded - started,
         transform_seconds=transformed - decoded,
         encode_seconds=finished - transformed,
+    )
+
+
+def _render_animation(
+    source: SourceImage, job: _Job, encoding: Encoding, started: float, deadline: float | None
+) -> Rendered:
+    """The rest of :func:`render` for an animation kept as ``encoding`` (GIF or WebP).
+
+    Frame after frame: decode one, run every step on it, keep only the result. The deadline is
+    checked before every step of every frame, and before the next frame is decoded.
+    """
+    frames: list[Frame] = []
+    decode_seconds = transform_seconds = 0.0
+    clock = started
+    for frame in read_frames(source, job.limits):
+        decoded = time.perf_counter()
+        decode_seconds += decoded - clock
+        image = frame.image
+        for step in STEPS:
+            _check_deadline(deadline)
+            image = step(image, job)
+        _check_deadline(deadline)
+        frames.append(frame._replace(image=image))
+        clock = time.perf_counter()
+        transform_seconds += clock - decoded
+    encoded = encode_animation(frames, play_count(source), encoding, job.options.output)
+    finished = time.perf_counter()
+    width, height = frames[0].image.size
+    return Rendered(
+        body=encoded.body,
+        media_type=encoded.media_type,
+        extension=encoded.extension,
+        width=width,
+        height=height,
+        decode_seconds=decode_seconds,
+        transform_seconds=transform_seconds,
+        encode_seconds=finished - clock,
     )
 
 

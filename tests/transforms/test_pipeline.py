@@ -216,10 +216,10 @@ def test_source_encoding_keeps_the_format() -> None:
         assert render(fixture_bytes(name), options(w=100), Encoding.SOURCE, LIMITS).media_type == media_type
 
 
-def test_a_gif_source_gives_its_first_frame_with_transparency() -> None:
+def test_a_gif_source_stays_an_animated_gif_with_transparency() -> None:
     result = render(fixture_bytes("animated.gif"), options(), Encoding.SOURCE, LIMITS)
-    image = decode(result.body)
-    assert (result.extension, getattr(image, "n_frames", 1)) == ("gif", 1)
+    image = decode(result.body)  # its first frame
+    assert (result.extension, getattr(image, "n_frames", 1)) == ("gif", 8)
     rgba = image.convert("RGBA")
     assert rgba.getpixel((5, 5))[3] == 0  # type: ignore[index]
     assert region_mean(rgba, (90, 10, 150, 50))[:3] == pytest.approx((220, 40, 40), abs=6)
