@@ -20,6 +20,7 @@ from origin.flight import SingleFlight
 from origin.fonts import load_font_book
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
+from origin.once import FolderLinks, MemoryLinks, UsedLinks
 from origin.params import merge_params
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.profiles import ProfileStore
@@ -54,6 +55,13 @@ class RequestTargetMiddleware:
         await self.app(scope, receive, send)
 
 
+def used_links(settings: Settings) -> UsedLinks:
+    """Where one-time links are remembered: this process, or a folder the workers of a host share."""
+    if settings.once_folder is not None:
+        return FolderLinks(settings.once_folder, settings.once_grace, settings.jwt_leeway)
+    return MemoryLinks(settings.once_grace, settings.once_max_entries, settings.jwt_leeway)
+
+
 def create_app(settings: Settings) -> Starlette:
     # Pillow warns, and carries on, when it meets damaged EXIF while *opening* a JPEG or AVIF (before
     # any of our code runs). Such files are served like any other (orientation 1, as browsers do);
@@ -72,6 +80,7 @@ def create_app(settings: Settings) -> Starlette:
         fonts=load_font_book(),
         limits=settings.render_limits,
         metrics=metrics,
+        links=used_links(settings),
         admin=AdminGate(settings.admin_token) if settings.admin_token is not None else None,
         sessions=SessionStore() if settings.admin_token is not None else None,
     )

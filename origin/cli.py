@@ -111,6 +111,8 @@ def _serve(options: argparse.Namespace) -> int:
         # each writes its metrics so that /metrics sums every worker.
         metrics_dir = tempfile.mkdtemp(prefix="origin-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        if settings.once_folder is None:  # one-time links: one claim across all workers, not one per worker
+            os.environ["ORIGIN_ONCE_FOLDER"] = str(Path(metrics_dir) / "once")
         os.environ["ORIGIN_ROOT"] = str(settings.root)
         if options.config:
             os.environ["ORIGIN_CONFIG"] = str(Path(options.config).resolve())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from origin import auth
+from origin import auth, files
 from origin.cache import MARK_MAX_SIDE
 from origin.errors import AuthError, InvalidPathError, NotFoundError, OverloadedError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
@@ -29,15 +30,16 @@ from transforms import (
     Rendered,
     RenderOptions,
     RenderTimeoutError,
-    TooManyFramesError,
     TransformError,
     UnsupportedImageError,
     load_mark,
     render,
 )
 
-# Failures that belong to the files, whatever the options: remembered for broken_source_ttl.
-SOURCE_ERRORS = (UnsupportedImageError, CorruptImageError, ImageTooLargeError, TooManyFramesError)
+# Failures that belong to the files (for one output encoding): remembered for broken_source_ttl.
+# Too many frames is not one of them: it depends on the output size too (max_animation_pixels).
+SOURCE_ERRORS = (UnsupportedImageError, CorruptImageError, ImageTooLargeError)
+Query = list[tuple[str, str]]
 
 
 async def healthz(request: Request) -> Response:
@@ -71,11 +73,36 @@ async def image(request: Request) -> Response:
     elif rule.protect:
         raise AuthError(auth.MISSING)
 
+    claim = None
+    if claims is not None and claims.once:
+        assert claims.jti is not None
+        ranged = "range" in request.headers
+        claim = state.links.admit(claims.key_id, claims.jti, claims.expires_at, ranged, now)
+    try:
+        kind = extension(path)
+        if kind in settings.passthrough_types and kind not in IMAGE_EXTENSIONS:
+            response = await _file(request, state, path, rule, claims, unsigned)
+        else:
+            response = await _image(request, state, path, rule, claims, unsigned)
+    except BaseException:
+        if claim is not None:
+            state.links.release(claim)  # nothing was served: the link is still unused
+        raise
+    if claim is not None:  # no shared cache may keep what only one download may fetch
+        response.headers["Cache-Control"] = "private, no-store"
+        del response.headers["Expires"]
+    return response
+
+
+async def _image(
+    request: Request, state: AppState, path: str, rule: Rule, claims: auth.Claims | None, unsigned: Query
+) -> Response:
+    settings = state.settings
     signed = claims.args if claims else None
     merged = await merge_layers(state, unsigned, signed, rule)
     info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
     if extension(path) not in IMAGE_EXTENSIONS:
-        raise NotFoundError("only images are served")
+        raise NotFoundError("only images and the passthrough_types are served")
     mark = await watermark_source(state, merged, claims)
 
     output = merged.options.output
@@ -118,7 +145,7 @@ async def image(request: Request) -> Response:
         headers["X-Cache"] = "HIT"
     else:
         started = time.perf_counter()
-        known_failure = state.failures.get(sources.versions_and_paths)
+        known_failure = state.failures.get(_failure_key(sources, negotiated.encoding))
         if known_failure is not None:  # parsed moments ago and found broken: not again for every request
             raise type(known_failure)(known_failure.message)
 
@@ -156,6 +183,40 @@ async def image(request: Request) -> Response:
             headers["Server-Timing"] = _server_timing(rendered, time.perf_counter() - started)
     headers["Content-Disposition"] = content_disposition(path, rendered.extension, merged.download)
     return Response(rendered.body, headers=headers, media_type=rendered.media_type)
+
+
+async def _file(
+    request: Request, state: AppState, path: str, rule: Rule, claims: auth.Claims | None, unsigned: Query
+) -> Response:
+    """A passthrough file, streamed as it is (``origin.files``)."""
+    settings = state.settings
+    signed = claims.args if claims else None
+    download = files.wants_download(unsigned, signed, rule, settings.max_output_dimension)
+    fd, info = await anyio.to_thread.run_sync(state.store.open_file, path)
+    try:
+        rule_max_age = settings.cache_max_age if rule.cache_max_age is None else rule.cache_max_age
+        token_expiry = claims.expires_at if claims is not None and rule.protect else None
+        sent = time.time()
+        headers = Freshness(
+            etag=make_etag(info.path, info.version),
+            last_modified=info.mtime,
+            max_age=max_age(rule_max_age, token_expiry, sent),
+            now=sent,
+            vary_accept=False,
+        ).headers()
+        headers["Access-Control-Allow-Origin"] = settings.cors_allow_origin
+        headers["X-Content-Type-Options"] = "nosniff"
+        if claims is not None:
+            headers["X-Auth-Result"] = "ok"
+        kind = extension(path)
+        headers["Content-Disposition"] = content_disposition(path, kind, download)
+        if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
+            os.close(fd)
+            return Response(status_code=304, headers=headers)
+        return files.OpenFileResponse(fd, headers, files.media_type(kind))
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,15 +313,21 @@ def _remembering_failures(
 ) -> tuple[Rendered, Sources]:
     """``_read_and_render``, noting a broken file at once, in the render thread, so that renders of it
     still waiting for a slot find it noted and do not parse it again."""
-    known_failure = state.failures.get(sources.versions_and_paths)
+    known_failure = state.failures.get(_failure_key(sources, encoding))
     if known_failure is not None:  # found broken while this render waited for its slot
         raise type(known_failure)(known_failure.message)
     try:
         return _read_and_render(state, sources, options, encoding, deadline)
     except SOURCE_ERRORS as exc:
-        state.failures.put(sources.versions_and_paths, exc)
+        state.failures.put(_failure_key(sources, encoding), exc)
         state.metrics.render_failures.inc()
         raise
+
+
+def _failure_key(sources: Sources, encoding: Encoding) -> tuple[str, ...]:
+    """A broken file is broken for one kind of output: a GIF whose later frames are damaged, or that
+    has more frames than an animation may keep, still gives its first frame as a JPEG."""
+    return (*sources.versions_and_paths, encoding.value)
 
 
 def _server_timing(rendered: Rendered, total: float) -> str:

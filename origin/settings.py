@@ -96,12 +96,16 @@ class Settings:
     cache_max_bytes: int = 256 * 1024 * 1024
     source_formats: frozenset[str] = SOURCE_FORMATS
     max_animation_frames: int = 100
+    max_animation_pixels: int = 50_000_000  # frames x output pixels of a kept animation (all held until encoded)
     cors_allow_origin: str = "*"
     broken_source_ttl: float = 10.0
     watermark_cache_bytes: int = 64 * 1024 * 1024
     # Enables POST /v2/files/jwt and /studio. A secret: from ORIGIN_ADMIN_TOKEN only, never the file.
     admin_token: str | None = field(default=None, repr=False)
     public_base_url: str | None = None  # base of minted URLs; None = the request's own scheme://host
+    once_grace: float = 60.0  # seconds after a one-time link's first use in which Range requests still work
+    once_max_entries: int = 100_000  # one-time links remembered at once (new claims beyond: 503)
+    once_folder: Path | None = None  # marker files shared by the processes of one host (set by --workers)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -128,6 +132,7 @@ class Settings:
             max_source_pixels=self.max_source_pixels,
             max_output_dimension=self.max_output_dimension,
             max_animation_frames=self.max_animation_frames,
+            max_animation_pixels=self.max_animation_pixels,
             source_formats=self.source_formats,
         )
 
@@ -146,7 +151,9 @@ _POSITIVE_INTS = (
     "render_queue",
     "cache_max_bytes",
     "max_animation_frames",
+    "max_animation_pixels",
     "watermark_cache_bytes",
+    "once_max_entries",
 )
 
 
@@ -179,6 +186,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("jwt_leeway: must be 0..300 seconds")
     if not 0 <= s.broken_source_ttl <= 3600:
         raise ConfigError("broken_source_ttl: must be 0..3600 seconds")
+    if not 0 <= s.once_grace <= 3600:
+        raise ConfigError("once_grace: must be 0..3600 seconds")
     if not 0 < s.render_timeout <= 600:
         raise ConfigError("render_timeout: must be above 0 and at most 600 seconds")
     if s.max_output_dimension > 65_535:
@@ -484,7 +493,11 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
             if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
                 raise ValueError("must be a single-line string")
             return value
-        if name in ("jwt_leeway", "render_timeout", "broken_source_ttl"):
+        if name == "once_folder":
+            if not isinstance(value, str) or not value:
+                raise ValueError("must be a folder path")
+            return Path(value)
+        if name in ("jwt_leeway", "render_timeout", "broken_source_ttl", "once_grace"):
             if isinstance(value, bool):
                 raise ValueError("must be a number")
             return float(value)

@@ -10,6 +10,7 @@ from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.flight import SingleFlight
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
+from origin.once import UsedLinks
 from origin.profiles import ProfileStore
 from origin.sessions import SessionStore
 from origin.settings import Settings
@@ -33,5 +34,6 @@ class AppState:
     fonts: FontBook
     limits: RenderLimits
     metrics: Metrics
+    links: UsedLinks
     admin: AdminGate | None = None  # set when ORIGIN_ADMIN_TOKEN is: minting and the studio
     sessions: SessionStore | None = None  # studio sessions, with admin

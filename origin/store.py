@@ -42,6 +42,10 @@ class SourceStore(Protocol):
         """The bytes of the file and the version they belong to (which may be newer than ``info``)."""
         ...
 
+    def open_file(self, path: str) -> tuple[int, SourceInfo]:
+        """A descriptor of the file for streaming it as it is (passthrough files), and its version."""
+        ...
+
 
 class FolderStore:
     """Originals in a local folder, confined to it with symlinks resolved."""
@@ -80,6 +84,29 @@ class FolderStore:
             # The file changed while it was read: a half-written file is never rendered.
             raise UnprocessableSourceError("source changed while it was read; retry")
         return data, current
+
+    def open_file(self, path: str) -> tuple[int, SourceInfo]:
+        """An open descriptor of the file at ``path`` and its version, for streaming as it is.
+
+        The same confinement as :meth:`read`, but no ``max_source_bytes``: the file is never read
+        whole. The caller owns (and must close) the descriptor.
+        """
+        file = self.resolve(path)
+        try:
+            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidPathError("path leaves the image root") from exc
+            raise NotFoundError() from exc
+        try:
+            self._confine_open_file(fd)
+            st = os.fstat(fd)
+            if not stat_module.S_ISREG(st.st_mode):
+                raise NotFoundError()
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, SourceInfo(path=path, file=file, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
     def _confine_open_file(self, fd: int) -> None:
         """The file actually opened is inside the root (a folder swapped for a symlink between

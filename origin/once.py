@@ -1,0 +1,136 @@
+"""One-time links (SPEC §3): a token with ``"use": "once"`` and a ``jti`` serves one download.
+
+The first successful request claims the link. Later requests are ``403 already used``, except a
+``Range`` request within ``once_grace`` seconds of the claim: a browser resuming an interrupted
+download, or a player seeking, asks for the rest with ``Range``. A request that fails before
+anything is sent (a 4xx or 5xx of ours) gives the claim back, so a refused or overloaded attempt does
+not burn the link.
+
+Two stores, both keeping an entry only until its token expires (after which the token is refused
+anyway): in memory (one process), and a folder of marker files shared by the worker processes of
+one host (``origin serve --workers N``), where ``O_CREAT | O_EXCL`` makes the claim atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cachetools import TLRUCache
+
+from origin.errors import AuthError, OverloadedError
+
+ALREADY_USED = "already used"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What ``admit`` granted: ``first`` when this request claimed the link."""
+
+    key: str
+    first: bool
+
+
+class UsedLinks(Protocol):
+    def admit(self, key_id: str, jti: str, expires_at: float, ranged: bool, now: float) -> Claim:
+        """Claim the link, or allow a ranged request within the grace window; else ``AuthError``."""
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Give a first claim back (the request failed before anything was sent)."""
+        ...
+
+
+def link_key(key_id: str, jti: str) -> str:
+    """The entry's name: a ``jti`` is unique per signing key, and any text is a safe file name once hashed."""
+    return hashlib.sha256(f"{key_id}\0{jti}".encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Entry:
+    claimed_at: float
+    expires_at: float
+
+
+class MemoryLinks:
+    """Used links of this process, each kept until its token's ``exp`` (plus the leeway)."""
+
+    def __init__(self, grace: float, max_entries: int, leeway: float) -> None:
+        self.grace = grace
+        self.leeway = leeway
+        self.max_entries = max_entries
+        self._entries: TLRUCache[str, _Entry] = TLRUCache(
+            maxsize=max_entries, ttu=lambda key, entry, now: entry.expires_at, timer=time.time
+        )
+
+    def admit(self, key_id: str, jti: str, expires_at: float, ranged: bool, now: float) -> Claim:
+        key = link_key(key_id, jti)
+        entry = self._entries.get(key)
+        if entry is not None:
+            if ranged and now - entry.claimed_at <= self.grace:
+                return Claim(key, first=False)
+            raise AuthError(ALREADY_USED)
+        self._entries.expire()
+        if len(self._entries) >= self.max_entries:
+            # Evicting a live entry would make its link usable again: refuse new claims instead.
+            raise OverloadedError("too many one-time links in use", retry_after=60)
+        self._entries[key] = _Entry(claimed_at=now, expires_at=expires_at + self.leeway)
+        return Claim(key, first=True)
+
+    def release(self, claim: Claim) -> None:
+        if claim.first:
+            self._entries.pop(claim.key, None)
+
+
+class FolderLinks:
+    """Used links shared by the processes of one host: one marker file per claimed link, created
+    atomically; its mtime is the claim, its content the expiry. Expired markers are swept now and then."""
+
+    SWEEP_EVERY = 256  # claims between sweeps
+
+    def __init__(self, folder: Path, grace: float, leeway: float) -> None:
+        self.folder = folder
+        self.grace = grace
+        self.leeway = leeway
+        self._claims = 0
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def admit(self, key_id: str, jti: str, expires_at: float, ranged: bool, now: float) -> Claim:
+        key = link_key(key_id, jti)
+        self._claims += 1
+        if self._claims % self.SWEEP_EVERY == 0:
+            self.sweep(now)
+        marker = self.folder / key
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            try:
+                claimed_at = marker.stat().st_mtime
+            except FileNotFoundError:  # released or swept in between: still never a fresh claim here
+                raise AuthError(ALREADY_USED) from None
+            if ranged and now - claimed_at <= self.grace:
+                return Claim(key, first=False)
+            raise AuthError(ALREADY_USED) from None
+        try:
+            os.write(fd, str(int(expires_at + self.leeway) + 1).encode())
+        finally:
+            os.close(fd)
+        os.utime(marker, (now, now))
+        return Claim(key, first=True)
+
+    def release(self, claim: Claim) -> None:
+        if claim.first:
+            (self.folder / claim.key).unlink(missing_ok=True)
+
+    def sweep(self, now: float) -> None:
+        for marker in self.folder.iterdir():
+            try:
+                expiry = marker.read_text()
+            except OSError:
+                continue
+            if expiry.isdigit() and int(expiry) < now:
+                marker.unlink(missing_ok=True)
