@@ -438,6 +438,18 @@ def _tall(height: int) -> RenderOptions:
     return RenderOptions(trim=TrimSpec(enabled=True), resize=ResizeSpec(height=Length(height)))
 
 
+def test_every_frame_of_an_animation_is_trimmed_by_the_first_frames_box() -> None:
+    # animated.webp: each frame's only content is a white square, 16 px further right each time
+    result = render(fixture_bytes("animated.webp"), RenderOptions(trim=TrimSpec(enabled=True)), Encoding.WEBP, LIMITS)
+    with Image.open(BytesIO(result.body)) as image:
+        assert (image.size, getattr(image, "n_frames", 1)) == ((20, 20), 6)
+        image.seek(1)  # the square has moved 16 px right: only its left edge is left in the box
+        second = image.convert("RGB")
+        assert min(region_mean(second, (17, 5, 20, 15))) > 235
+        red, _, blue = region_mean(second, (0, 5, 12, 15))
+        assert red > 200 and blue < 70  # the second frame's orange
+
+
 def test_overlays_scale_with_the_trimmed_source() -> None:
     """A watermark 120 source pixels wide on a 240 px trimmed image shown at 120 px is 60 px wide."""
     assets = Assets(watermark=load_mark(fixture_bytes("watermark.png"), LIMITS, max_side=2048))
