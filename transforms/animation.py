@@ -49,7 +49,9 @@ class Frame(NamedTuple):
     duration: int
 
 
-def resolve_animation(source: SourceImage, encoding: Encoding, limits: RenderLimits) -> Encoding | None:
+def resolve_animation(
+    source: SourceImage, encoding: Encoding, limits: RenderLimits, output: tuple[int, int] | None = None
+) -> Encoding | None:
     """The format ``source`` stays animated in when rendered as ``encoding`` (GIF or WebP), or
     ``None`` when the output is its first frame (a still source, or a format that cannot animate).
 
@@ -57,8 +59,10 @@ def resolve_animation(source: SourceImage, encoding: Encoding, limits: RenderLim
 
     :param source: from :func:`transforms.decode.open_image`, not yet loaded.
     :param encoding: the negotiated output format (``SOURCE`` and ``CLASSIC`` included).
+    :param output: the planned size of each output frame: every one is kept until the animation is
+        encoded, so frames x this many pixels may not exceed ``limits.max_animation_pixels``.
     :raises TooManyFramesError: the animation would be kept and has more than
-        ``limits.max_animation_frames`` frames.
+        ``limits.max_animation_frames`` frames, or more pixels in all than ``max_animation_pixels``.
     :raises CorruptImageError: the frame headers cannot be read.
     """
     if source.format not in _ANIMATED_SOURCES or encoding is Encoding.CLASSIC:
@@ -70,6 +74,10 @@ def resolve_animation(source: SourceImage, encoding: Encoding, limits: RenderLim
     frames = count_frames(source)
     if frames > limits.max_animation_frames:
         raise TooManyFramesError(f"the source has {frames} frames; the limit is {limits.max_animation_frames}")
+    if output is not None and frames > 1 and frames * output[0] * output[1] > limits.max_animation_pixels:
+        raise TooManyFramesError(
+            f"{frames} frames of {output[0]}x{output[1]} are more than {limits.max_animation_pixels} pixels in all"
+        )
     return target if frames > 1 else None
 
 

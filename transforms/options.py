@@ -534,4 +534,5 @@ class RenderLimits:
     max_source_pixels: int = 50_000_000
     max_output_dimension: int = 8192
     max_animation_frames: int = 100
+    max_animation_pixels: int = 50_000_000  # frames x output pixels of an animation that is kept
     source_formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "AVIF"})

@@ -212,7 +212,7 @@ def render(
     source = open_image(data, limits)
     plan = plan_render(*source.size, options, limits)
     job = _Job(options=options, plan=plan, limits=limits, icc_profile=source.icc_profile, assets=assets)
-    animation = resolve_animation(source, encoding, limits)
+    animation = resolve_animation(source, encoding, limits, plan.output)
     if animation is not None:
         return _render_animation(source, job, animation, started, deadline)
     image = load(source, plan.decode if draft else None)

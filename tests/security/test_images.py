@@ -460,18 +460,20 @@ def test_truncated_jpeg(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_gif_with_ten_thousand_frames_uses_only_the_first(tmp_path: Path) -> None:
-    """Only the first frame is used: no frame is walked, so the answer is a quick 200 (a slow walk
-    would be a 503 past ``render_timeout``). Both a re-encode and GIF-to-GIF are checked."""
+def test_gif_with_ten_thousand_frames_gives_its_first_or_a_422(tmp_path: Path) -> None:
+    """A still output (JPEG, PNG) reads the first frame only: a quick 200, no frame walked. Kept as
+    an animation (GIF to GIF) it has more frames than ``max_animation_frames``: a 422, never a
+    render of 10,000 frames."""
     data = hostile.gif_many_frames(10_000)
     outcome = serve(
         tmp_path,
         {"frames.gif": data},
-        [("frames.gif", "format=optimal"), ("frames.gif", "format=original"), ("frames.gif", "w=300&format=png")],
+        [("frames.gif", "format=optimal"), ("frames.gif", "w=300&format=png"), ("frames.gif", "format=original")],
     )
-    for reply, label in zip(outcome.hostile, outcome.labels, strict=True):
+    for reply, label in zip(outcome.hostile[:2], outcome.labels[:2], strict=True):
         image = assert_image(reply, outcome, label)
         assert getattr(image, "n_frames", 1) == 1, label
+    assert_unprocessable(outcome.hostile[2], outcome, outcome.labels[2])
     assert_healthy_after(outcome)
 
 
@@ -488,12 +490,14 @@ def test_gif_whose_first_frame_outgrows_a_small_screen(tmp_path: Path) -> None:
     check_all_unprocessable(outcome)
 
 
-def test_gif_with_a_giant_second_frame_is_served_from_its_first(tmp_path: Path) -> None:
+def test_gif_with_a_giant_second_frame_gives_its_first_or_a_422(tmp_path: Path) -> None:
+    """The first frame alone is fine (a resized JPEG); kept as an animation, the 60000x60000 second
+    frame is refused when it is reached (a 422), before any of its pixels are decoded."""
     data = hostile.gif_late_giant_frame(64, 48, giant=60000)
     outcome = serve(tmp_path, {"late.gif": data}, [("late.gif", QUERY), ("late.gif", "format=original")])
-    for reply, label, size in zip(outcome.hostile, outcome.labels, [(300, 225), (64, 48)], strict=True):
-        image = assert_image(reply, outcome, label)
-        assert image.size == size, label
+    image = assert_image(outcome.hostile[0], outcome, outcome.labels[0])
+    assert image.size == (300, 225)
+    assert_unprocessable(outcome.hostile[1], outcome, outcome.labels[1])
     assert_healthy_after(outcome)
 
 
