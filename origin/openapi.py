@@ -267,7 +267,7 @@ def _schemas() -> Json:
                 "folders": strings,
                 "images": {
                     "type": "array",
-                    "items": _obj(["path", "thumbnail"], {"path": {"type": "string"}, "thumbnail": {"type": "string"}}),
+                    "items": _obj(["path", "thumbnail"], {"path": {"type": "string"}, "thumbnail": {"type": ["string", "null"]}}),
                 },
                 "watermarks": strings,
                 "truncated": {"type": "boolean"},

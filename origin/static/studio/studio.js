@@ -244,14 +244,17 @@
       button.dataset.path = image.path;
       button.dataset.testid = "image-item";
       button.setAttribute("aria-pressed", String(image.path === state.path));
-      const thumb = document.createElement("img");
-      thumb.alt = "";
-      thumb.loading = "lazy";
-      thumb.decoding = "async";
-      thumb.src = image.thumbnail;
       const name = document.createElement("span");
       name.textContent = segments(image.path).pop() || image.path;
-      button.append(thumb, name);
+      if (image.thumbnail) {  // null where only a public key may sign: the origin cannot mint there
+        const thumb = document.createElement("img");
+        thumb.alt = "";
+        thumb.loading = "lazy";
+        thumb.decoding = "async";
+        thumb.src = image.thumbnail;
+        button.append(thumb);
+      }
+      button.append(name);
       item.append(button);
       return item;
     });
