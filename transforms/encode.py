@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from PIL import Image
 
-from .color import flatten, has_alpha
+from .color import WHITE, flatten, has_alpha
 from .options import Encoding, OutputSpec
 
 PNG_COMPRESS_LEVEL = 6  # zlib's default: most of level 9's gain, several times faster
@@ -68,10 +68,17 @@ def resolve_encoding(image: Image.Image, encoding: Encoding, source_format: str)
     return encoding
 
 
-def encode(image: Image.Image, encoding: Encoding, spec: OutputSpec, source_format: str) -> Encoded:
+def encode(
+    image: Image.Image,
+    encoding: Encoding,
+    spec: OutputSpec,
+    source_format: str,
+    background: tuple[int, int, int] = WHITE,
+) -> Encoded:
     """``image`` encoded as ``encoding``, without any metadata.
 
     - JPEG: quality ``spec.quality``, ``spec.subsampling`` (Pillow's 4:2:0 when ``None``),
+      transparency flattened onto ``background`` (white unless the options give ``canvas.color``),
       ``spec.progressive``; transparency is flattened onto white.
     - PNG: lossless, never quantised, zlib level 6.
     - WebP and AVIF: lossy at quality ``spec.quality``, alpha kept.
@@ -88,7 +95,7 @@ def encode(image: Image.Image, encoding: Encoding, spec: OutputSpec, source_form
     pixels = _without_opaque_alpha(_standard_mode(image))
     target = resolve_encoding(pixels, encoding, source_format)
     if target is Encoding.JPEG:
-        pixels = flatten(pixels)
+        pixels = flatten(pixels, background)
     elif target in (Encoding.WEBP, Encoding.AVIF) and pixels.mode in ("L", "LA"):
         pixels = pixels.convert("RGBA" if pixels.mode == "LA" else "RGB")
     params: dict[str, Any] = _params(target, spec)

@@ -222,7 +222,7 @@ def render(
         image = step(image, job)
     _check_deadline(deadline)
     transformed = time.perf_counter()
-    encoded = encode(image, encoding, options.output, source.format)
+    encoded = encode(image, encoding, options.output, source.format, options.canvas.color[:3])
     finished = time.perf_counter()
     return Rendered(
         body=encoded.body,

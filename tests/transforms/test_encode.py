@@ -182,3 +182,12 @@ def test_encode_does_not_modify_its_input() -> None:
     encode(source, Encoding.JPEG, SPEC, "JPEG")
     assert source.info == info
     assert_images_close(source, pixels, max_mean_diff=0)
+
+
+def test_transparency_over_jpeg_is_flattened_on_the_background_given() -> None:
+    """SPEC §4: transparency over JPEG goes on white, or on ``canvas.color`` when the options give one."""
+    clear = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+    on_white = decode(encode(clear, Encoding.JPEG, OutputSpec(quality=95), "PNG").body)
+    on_navy = decode(encode(clear, Encoding.JPEG, OutputSpec(quality=95), "PNG", (0, 0, 128)).body)
+    assert all(abs(a - b) <= 3 for a, b in zip(on_white.getpixel((8, 8)), (255, 255, 255), strict=True))
+    assert all(abs(a - b) <= 3 for a, b in zip(on_navy.getpixel((8, 8)), (0, 0, 128), strict=True))
