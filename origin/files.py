@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import FileResponse
@@ -109,6 +109,8 @@ class OpenFileResponse(FileResponse):
     names by then. Starlette's own 400/416 answers to a bad ``Range`` get ``no-store`` as every
     error of the origin does."""
 
+    on_refused: Callable[[], None] | None = None  # called when the answer is an error (a bad Range)
+
     def __init__(self, fd: int, headers: Mapping[str, str], media_type: str) -> None:
         self.fd = fd
         super().__init__(f"/proc/self/fd/{fd}", headers=headers, media_type=media_type, stat_result=os.fstat(fd))
@@ -119,6 +121,8 @@ class OpenFileResponse(FileResponse):
                 headers = MutableHeaders(raw=message["headers"])
                 headers["Cache-Control"] = "no-store"
                 headers["X-Content-Type-Options"] = "nosniff"
+                if self.on_refused is not None:
+                    self.on_refused()
             await send(message)
 
         try:

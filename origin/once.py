@@ -44,6 +44,10 @@ class UsedLinks(Protocol):
         """Give a first claim back (the request failed before anything was sent)."""
         ...
 
+    def check(self, key_id: str, jti: str, ranged: bool, now: float) -> None:
+        """``AuthError`` where ``admit`` would refuse, claiming nothing (for ``HEAD``: not a download)."""
+        ...
+
 
 def link_key(key_id: str, jti: str) -> str:
     """The entry's name: a ``jti`` is unique per signing key, and any text is a safe file name once hashed."""
@@ -85,6 +89,11 @@ class MemoryLinks:
         if claim.first:
             self._entries.pop(claim.key, None)
 
+    def check(self, key_id: str, jti: str, ranged: bool, now: float) -> None:
+        entry = self._entries.get(link_key(key_id, jti))
+        if entry is not None and not (ranged and now - entry.claimed_at <= self.grace):
+            raise AuthError(ALREADY_USED)
+
 
 class FolderLinks:
     """Used links shared by the processes of one host: one marker file per claimed link, created
@@ -125,6 +134,14 @@ class FolderLinks:
     def release(self, claim: Claim) -> None:
         if claim.first:
             (self.folder / claim.key).unlink(missing_ok=True)
+
+    def check(self, key_id: str, jti: str, ranged: bool, now: float) -> None:
+        try:
+            claimed_at = (self.folder / link_key(key_id, jti)).stat().st_mtime
+        except FileNotFoundError:
+            return
+        if not (ranged and now - claimed_at <= self.grace):
+            raise AuthError(ALREADY_USED)
 
     def sweep(self, now: float) -> None:
         for marker in self.folder.iterdir():

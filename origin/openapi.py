@@ -267,7 +267,9 @@ def _schemas() -> Json:
                 "folders": strings,
                 "images": {
                     "type": "array",
-                    "items": _obj(["path", "thumbnail"], {"path": {"type": "string"}, "thumbnail": {"type": ["string", "null"]}}),
+                    "items": _obj(
+                        ["path", "thumbnail"], {"path": {"type": "string"}, "thumbnail": {"type": ["string", "null"]}}
+                    ),
                 },
                 "watermarks": strings,
                 "truncated": {"type": "boolean"},

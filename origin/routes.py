@@ -77,7 +77,10 @@ async def image(request: Request) -> Response:
     if claims is not None and claims.once:
         assert claims.jti is not None
         ranged = "range" in request.headers
-        claim = state.links.admit(claims.key_id, claims.jti, claims.expires_at, ranged, now)
+        if request.method == "HEAD":  # not a download: refused like one, but it uses nothing up
+            state.links.check(claims.key_id, claims.jti, ranged, now)
+        else:
+            claim = state.links.admit(claims.key_id, claims.jti, claims.expires_at, ranged, now)
     try:
         kind = extension(path)
         if kind in settings.passthrough_types and kind not in IMAGE_EXTENSIONS:
@@ -88,9 +91,11 @@ async def image(request: Request) -> Response:
         if claim is not None:
             state.links.release(claim)  # nothing was served: the link is still unused
         raise
-    if claim is not None:  # no shared cache may keep what only one download may fetch
+    if claims is not None and claims.once:  # no shared cache may keep what only one download may fetch
         response.headers["Cache-Control"] = "private, no-store"
         del response.headers["Expires"]
+        if claim is not None and isinstance(response, files.OpenFileResponse):
+            response.on_refused = partial(state.links.release, claim)  # a bad Range: nothing was sent
     return response
 
 

@@ -84,6 +84,19 @@ def test_a_one_time_link_serves_once(client: TestClient, path: str) -> None:
     assert_used(client.get(url))
 
 
+@pytest.mark.parametrize("path", ["/photo.jpg", "/clip.mp4"])
+def test_head_is_not_a_download_and_uses_nothing_up(client: TestClient, path: str) -> None:
+    url = once(path, "looked-at-first")
+    for _ in range(2):
+        head = client.head(url)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["cache-control"] == "private, no-store"
+    assert client.get(url).status_code == 200
+    refused = client.head(url)  # once used, HEAD is refused like any other request (without a body)
+    assert refused.status_code == 403 and refused.headers["x-auth-result"] == ALREADY_USED
+    assert_used(client.get(url))
+
+
 def test_an_ordinary_token_is_reusable_and_cacheable(client: TestClient) -> None:
     url = f"/clip.mp4?jwt={make_token(jti='not-a-one-time-link')}"
     for _ in range(3):
