@@ -211,7 +211,7 @@ def test_every_problem_is_reported_at_once(ac: TestClient) -> None:
         "expiresIn": 0,
         "kid": "other",
         "aud": "/gallery/",
-        "secureParams": {"w": 0, "blur": 5},
+        "secureParams": {"w": 0, "blur": 101},
         "insecureParams": {"nope": 1},
         "extra": True,
     }
@@ -223,7 +223,7 @@ def test_every_problem_is_reported_at_once(ac: TestClient) -> None:
         "kid": "must be one of main (keys allowed for /)",
         "nope": "unknown parameter",
         "w": "must be 1..8192 or 1%..1000%",
-        "blur": "not supported yet",
+        "blur": "must be a number 0..100",
     }
 
 
