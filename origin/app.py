@@ -27,7 +27,7 @@ from origin.profiles import ProfileStore
 from origin.sessions import SessionStore
 from origin.settings import ConfigError, Settings, load_settings
 from origin.state import AppState
-from origin.store import FolderStore
+from origin.store import FolderStore, make_store
 
 
 class RequestTargetMiddleware:
@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> Starlette:
     state = AppState(
         settings=settings,
         store=FolderStore(settings.root, settings.max_source_bytes),
+        stores={name: make_store(config, settings.max_source_bytes) for name, config in settings.stores.items()},
         cache=RenderCache(settings.cache_max_bytes),
         failures=FailureCache(settings.broken_source_ttl),
         marks=MarkCache(settings.watermark_cache_bytes),

@@ -154,6 +154,20 @@ class UnprocessableSourceError(OriginError):
     public_message = "source cannot be processed"
 
 
+class UpstreamError(OriginError):
+    """A remote store (HTTP upstream, S3) failed or answered something unusable: 502."""
+
+    status_code = 502
+    public_message = "upstream error"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """A remote store did not answer within its timeout: 504."""
+
+    status_code = 504
+    public_message = "upstream timeout"
+
+
 class OverloadedError(OriginError):
     status_code = 503
     public_message = "busy, retry later"

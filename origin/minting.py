@@ -159,7 +159,7 @@ async def mint(state: AppState, body: Mapping[str, Any], names: FieldNames, base
         raise ParameterError(problems)  # nothing below can be checked without the path
 
     try:
-        await anyio.to_thread.run_sync(state.store.stat, path)
+        await anyio.to_thread.run_sync(state.store_for(path).stat, path)
     except (NotFoundError, InvalidPathError):
         problems[names.path] = f"no image at {path}"
     except UnprocessableSourceError as exc:

@@ -105,7 +105,7 @@ async def _image(
     settings = state.settings
     signed = claims.args if claims else None
     merged = await merge_layers(state, unsigned, signed, rule)
-    info = await anyio.to_thread.run_sync(state.store.stat, path)  # realpath and stat may block
+    info = await anyio.to_thread.run_sync(state.store_for(path).stat, path)  # realpath and stat may block
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images and the passthrough_types are served")
     mark = await watermark_source(state, merged, claims)
@@ -197,7 +197,7 @@ async def _file(
     settings = state.settings
     signed = claims.args if claims else None
     download = files.wants_download(unsigned, signed, rule, settings.max_output_dimension)
-    fd, info = await anyio.to_thread.run_sync(state.store.open_file, path)
+    fd, info = await anyio.to_thread.run_sync(state.store_for(path).open_file, path)
     try:
         rule_max_age = settings.cache_max_age if rule.cache_max_age is None else rule.cache_max_age
         token_expiry = claims.expires_at if claims is not None and rule.protect else None
@@ -291,7 +291,7 @@ async def watermark_source(state: AppState, merged: Merged, claims: auth.Claims 
         if claims.key_id not in state.settings.keys_for(rule):
             raise ParameterError({"watermark": "is protected by a key this token was not signed with"})
     try:
-        return await anyio.to_thread.run_sync(state.store.stat, spec.path)
+        return await anyio.to_thread.run_sync(state.store_for(spec.path).stat, spec.path)
     except (NotFoundError, InvalidPathError) as exc:
         raise ParameterError({"watermark": f"no image at {spec.path}"}) from exc
 
@@ -300,12 +300,12 @@ def _read_and_render(
     state: AppState, sources: Sources, options: RenderOptions, encoding: Encoding, deadline: float
 ) -> tuple[Rendered, Sources]:
     """The whole miss in one render thread: read each file once, render once."""
-    data, image = state.store.read(sources.image)
+    data, image = state.store_for(sources.image.path).read(sources.image)
     decoded, mark = None, sources.watermark
     if mark is not None:
         decoded = state.marks.get((mark.path, mark.version))
         if decoded is None:
-            mark_data, mark = state.store.read(mark)
+            mark_data, mark = state.store_for(mark.path).read(mark)
             decoded = load_mark(mark_data, state.limits, max_side=MARK_MAX_SIDE)
             state.marks.put((mark.path, mark.version), decoded)
     assets = Assets(fonts=state.fonts, watermark=decoded)

@@ -57,6 +57,31 @@ class PublicKey:
     file: Path | None = None  # where it was read from, for messages
 
 
+STORE_KINDS = ("folder", "http", "s3")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """One ``[stores.NAME]`` table: where the originals of the rules naming it come from.
+
+    The canonical request path is appended to the location as it is: ``/photos/cat.jpg`` is
+    ``<root>/photos/cat.jpg`` (folder), ``<base_url>/photos/cat.jpg`` (http) or the object
+    ``<prefix>photos/cat.jpg`` (s3).
+    """
+
+    name: str
+    kind: str  # one of STORE_KINDS
+    root: Path | None = None  # folder
+    base_url: str | None = None  # http: scheme://host[:port][/path]
+    allow_private_addresses: bool = False  # http: loopback, link-local and private upstreams allowed
+    endpoint_url: str | None = None  # s3: an S3-compatible endpoint; None = AWS
+    bucket: str | None = None  # s3
+    prefix: str = ""  # s3: prepended to every object key
+    region: str | None = None  # s3
+    timeout: float = 10.0  # http, s3: seconds for connecting and for each read
+    metadata_ttl: float = 5.0  # http, s3: seconds a source's version is trusted without asking again
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """How one path prefix is protected (SPEC §2). The longest matching prefix applies."""
@@ -68,6 +93,7 @@ class Rule:
     profile: str | None = None
     unsigned_allowed: frozenset[str] | None = None  # None = every non-signed-only parameter
     cache_max_age: int | None = None  # None = the global cache_max_age
+    store: str | None = None  # a [stores] name; None = the folder at `root`
 
     def matches(self, path: str) -> bool:
         return path.startswith(self.prefix)
@@ -79,6 +105,7 @@ class Settings:
     keys: Mapping[str, bytes] = field(default_factory=dict)  # kid -> HMAC secret
     public_keys: Mapping[str, PublicKey] = field(default_factory=dict)  # kid -> public key (verify only)
     rules: tuple[Rule, ...] = (Rule(),)
+    stores: Mapping[str, StoreConfig] = field(default_factory=dict)
     profiles_dir: Path | None = None
     default_format: OutputFormat = OutputFormat.ORIGINAL
     cache_max_age: int = 30 * 24 * 3600
@@ -106,6 +133,10 @@ class Settings:
     once_grace: float = 60.0  # seconds after a one-time link's first use in which Range requests still work
     once_max_entries: int = 100_000  # one-time links remembered at once (new claims beyond: 503)
     once_folder: Path | None = None  # marker files shared by the processes of one host (set by --workers)
+    redis_url: str | None = None  # a second-level render cache (and one-time links) shared by replicas
+    redis_ttl: int = 86_400  # seconds a render is kept in Redis
+    redis_max_entry_bytes: int = 8 * 1024 * 1024  # larger renders are not published to Redis
+    redis_timeout: float = 0.25  # seconds; slower than this, Redis counts as down for a while
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -138,7 +169,7 @@ class Settings:
 
 
 # Settings that a TOML top-level key or an ORIGIN_<NAME> variable may set, with their parsers.
-_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "public_keys", "rules", "admin_token")}
+_SCALARS = {f.name for f in fields(Settings) if f.name not in ("keys", "public_keys", "rules", "stores", "admin_token")}
 _POSITIVE_INTS = (
     "cache_max_age",
     "max_source_bytes",
@@ -154,6 +185,8 @@ _POSITIVE_INTS = (
     "max_animation_pixels",
     "watermark_cache_bytes",
     "once_max_entries",
+    "redis_ttl",
+    "redis_max_entry_bytes",
 )
 
 
@@ -188,6 +221,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError("broken_source_ttl: must be 0..3600 seconds")
     if not 0 <= s.once_grace <= 3600:
         raise ConfigError("once_grace: must be 0..3600 seconds")
+    if not 0 < s.redis_timeout <= 10:
+        raise ConfigError("redis_timeout: must be above 0 and at most 10 seconds")
+    for rule in s.rules:
+        if rule.store is not None and rule.store not in s.stores:
+            raise ConfigError(f"rules[{rule.prefix}].store: no [stores.{rule.store}] table")
     if not 0 < s.render_timeout <= 600:
         raise ConfigError("render_timeout: must be above 0 and at most 600 seconds")
     if s.max_output_dimension > 65_535:
@@ -319,7 +357,7 @@ def load_settings(
 
     if "admin_token" in raw:
         raise ConfigError("admin_token: a secret; set it with ORIGIN_ADMIN_TOKEN, not in the configuration file")
-    unknown = sorted(set(raw) - _SCALARS - {"keys", "rules", "public_keys"})
+    unknown = sorted(set(raw) - _SCALARS - {"keys", "rules", "public_keys", "stores"})
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown setting")
 
@@ -343,8 +381,9 @@ def load_settings(
     if dev and not keys:
         keys = {DEV_KEY_ID: secrets.token_urlsafe(32).encode("ascii")}
     rules = _parse_rules(raw.get("rules"))
+    stores = _parse_stores(raw.get("stores"), base)
     admin_token = env.get("ORIGIN_ADMIN_TOKEN") or None
-    return Settings(keys=keys, public_keys=public_keys, rules=rules, admin_token=admin_token, **values)
+    return Settings(keys=keys, public_keys=public_keys, rules=rules, stores=stores, admin_token=admin_token, **values)
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:
@@ -449,6 +488,9 @@ def _parse_rules(raw: Any) -> tuple[Rule, ...]:
         profile = item.get("profile")
         if profile is not None and not isinstance(profile, str):
             raise ConfigError(f"{where}.profile: must be a string")
+        store = item.get("store")
+        if store is not None and not isinstance(store, str):
+            raise ConfigError(f"{where}.store: must be the name of a [stores] table")
         rules.append(
             Rule(
                 prefix=prefix,
@@ -458,11 +500,73 @@ def _parse_rules(raw: Any) -> tuple[Rule, ...]:
                 profile=profile,
                 unsigned_allowed=frozenset(allowed) if allowed is not None else None,
                 cache_max_age=item.get("cache_max_age"),
+                store=store,
             )
         )
     if not any(rule.prefix == "/" for rule in rules):
         rules.append(Rule())  # fail closed: paths no rule names are protected by every key
     return tuple(rules)
+
+
+_STORE_FIELDS = {
+    "folder": {"type", "root"},
+    "http": {"type", "base_url", "allow_private_addresses", "timeout", "metadata_ttl"},
+    "s3": {"type", "endpoint_url", "bucket", "prefix", "region", "timeout", "metadata_ttl"},
+}
+
+
+def _parse_stores(raw: Any, base: Path) -> dict[str, StoreConfig]:
+    """``[stores.NAME]`` tables: ``type = "folder" | "http" | "s3"`` and that kind's fields."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("stores: must be a table of [stores.NAME] tables")
+    stores = {}
+    for name, item in raw.items():
+        where = f"stores.{name}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: must be a table")
+        kind = item.get("type")
+        if kind not in STORE_KINDS:
+            raise ConfigError(f"{where}.type: must be one of {', '.join(STORE_KINDS)}")
+        unknown = sorted(set(item) - _STORE_FIELDS[kind])
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown setting for a {kind} store")
+        values: dict[str, Any] = {}
+        for key in ("base_url", "endpoint_url", "bucket", "prefix", "region", "root"):
+            if key in item:
+                if not isinstance(item[key], str) or (key != "prefix" and not item[key]):
+                    raise ConfigError(f"{where}.{key}: must be a non-empty string")
+                values[key] = item[key]
+        for key in ("timeout", "metadata_ttl"):
+            if key in item:
+                value = item[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3600:
+                    raise ConfigError(f"{where}.{key}: must be a number of seconds 0..3600")
+                values[key] = float(value)
+        if "allow_private_addresses" in item:
+            if not isinstance(item["allow_private_addresses"], bool):
+                raise ConfigError(f"{where}.allow_private_addresses: must be true or false")
+            values["allow_private_addresses"] = item["allow_private_addresses"]
+        if kind == "folder":
+            if "root" not in values:
+                raise ConfigError(f"{where}.root: a folder store needs a root")
+            values["root"] = (base / values["root"]).resolve()
+            if not values["root"].is_dir():
+                raise ConfigError(f"{where}.root: {values['root']} is not a directory")
+        if kind == "http":
+            url = urlsplit(values.get("base_url", ""))
+            if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+                raise ConfigError(f"{where}.base_url: must be an http:// or https:// URL without query")
+            if "timeout" in values and values["timeout"] <= 0:
+                raise ConfigError(f"{where}.timeout: must be above 0")
+        if kind == "s3":
+            if "bucket" not in values:
+                raise ConfigError(f"{where}.bucket: an s3 store needs a bucket")
+            if "endpoint_url" in values and urlsplit(values["endpoint_url"]).scheme not in ("http", "https"):
+                raise ConfigError(f"{where}.endpoint_url: must be an http:// or https:// URL")
+        stores[name] = StoreConfig(name=name, kind=kind, **values)
+    return stores
 
 
 def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False) -> Any:
@@ -493,11 +597,15 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
             if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
                 raise ValueError("must be a single-line string")
             return value
+        if name == "redis_url":
+            if not isinstance(value, str) or urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("must be a redis://, rediss:// or unix:// URL")
+            return value
         if name == "once_folder":
             if not isinstance(value, str) or not value:
                 raise ValueError("must be a folder path")
             return Path(value)
-        if name in ("jwt_leeway", "render_timeout", "broken_source_ttl", "once_grace"):
+        if name in ("jwt_leeway", "render_timeout", "broken_source_ttl", "once_grace", "redis_timeout"):
             if isinstance(value, bool):
                 raise ValueError("must be a number")
             return float(value)

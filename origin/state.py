@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
-    store: SourceStore
+    store: SourceStore  # the folder at `root`
+    stores: Mapping[str, SourceStore]  # the [stores] tables, by name
     cache: RenderCache
     failures: FailureCache
     marks: MarkCache
@@ -37,3 +39,8 @@ class AppState:
     links: UsedLinks
     admin: AdminGate | None = None  # set when ORIGIN_ADMIN_TOKEN is: minting and the studio
     sessions: SessionStore | None = None  # studio sessions, with admin
+
+    def store_for(self, path: str) -> SourceStore:
+        """The store holding ``path``: its rule's, else the folder at ``root``."""
+        name = self.settings.rule_for(path).store
+        return self.store if name is None else self.stores[name]

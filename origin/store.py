@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from origin.errors import InvalidPathError, NotFoundError, UnprocessableSourceError
+from origin.settings import ConfigError, StoreConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +22,17 @@ class SourceInfo:
     """One version of one source file."""
 
     path: str  # canonical request path
-    file: Path  # resolved location inside the root
+    file: Path | None  # folder stores: the resolved location inside the root
     size: int
     mtime_ns: int
+    tag: str | None = None  # remote stores: the upstream's validator (ETag or Last-Modified), as text
 
     @property
     def version(self) -> str:
-        """Changes whenever the file's mtime or size does; the same in every process."""
+        """Changes whenever the file does; the same in every process and every replica. A folder's
+        file is known by its mtime and size, a remote one by its upstream validator and size."""
+        if self.tag is not None:
+            return f"{self.tag}-{self.size:x}"
         return f"{self.mtime_ns:x}-{self.size:x}"
 
     @property
@@ -36,6 +41,10 @@ class SourceInfo:
 
 
 class SourceStore(Protocol):
+    """Where originals come from. Methods block (they run in worker threads) and raise
+    ``NotFoundError``, ``InvalidPathError`` or ``UnprocessableSourceError`` (over ``max_source_bytes``);
+    remote stores also ``UpstreamError`` (502/504) when the upstream misbehaves."""
+
     def stat(self, path: str) -> SourceInfo: ...
 
     def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
@@ -70,6 +79,7 @@ class FolderStore:
         return self._info(path, file, st)
 
     def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
+        assert info.file is not None, "a folder store reads only what it stat-ed"
         try:
             fd = os.open(info.file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
@@ -124,3 +134,22 @@ class FolderStore:
         if st.st_size > self.max_bytes:
             raise UnprocessableSourceError("source is larger than max_source_bytes")
         return SourceInfo(path=path, file=file, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def make_store(config: StoreConfig, max_bytes: int) -> SourceStore:
+    """The store a ``[stores.NAME]`` table describes. HTTP and S3 need the package's optional extras."""
+    if config.kind == "folder":
+        assert config.root is not None
+        return FolderStore(config.root, max_bytes)
+    try:
+        if config.kind == "http":
+            from origin.http_store import HttpStore
+
+            return HttpStore(config, max_bytes)
+        from origin.s3_store import S3Store
+
+        return S3Store(config, max_bytes)
+    except ImportError as exc:
+        raise ConfigError(
+            f"stores.{config.name}: a {config.kind} store needs pip install 'image-origin[{config.kind}]' ({exc.name})"
+        ) from exc
