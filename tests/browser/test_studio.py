@@ -35,56 +35,20 @@ from origin import sign_url
 from tests.delivery.servers import HOST, Drained, free_port, request, wait_until_serving
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright, Response, ViewportSize
+    from playwright.sync_api import Browser, Page, Response, ViewportSize
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "images"
 SCREENSHOT = REPO / "docs" / "studio.png"
 SECRET = "studio-browser-test-secret-0123456789-abcdef"
 ADMIN_TOKEN = "studio-browser-test-admin-token-0123456789"
-CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 TEXT = "© Studio preview"
 TEXT_COLOUR = "#ff3366"
 TIMEOUT_MS = 15_000
 
-INSTALL_HINT = (
-    "The studio's browser tests need Playwright for Python and Debian's Chromium. CI installs both "
-    "(.ci/run: apt-get install -y chromium; pip install -e '.[test]', which includes playwright); by hand: "
-    "apt-get install -y chromium && .venv/bin/pip install playwright (no `playwright install`: the tests "
-    f"drive the system Chromium at {CHROMIUM})."
-)
-
 
 # ---------------------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"Playwright is not installed ({exc}). {INSTALL_HINT}", pytrace=False)
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}. {INSTALL_HINT}", pytrace=False)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
 
 
 @dataclass

@@ -13,7 +13,6 @@ Nothing here is skipped: without Playwright or Chromium the tests fail and say h
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 from collections.abc import Iterator
@@ -32,23 +31,8 @@ from tests.conftest import SECRET, make_token
 from tests.live import LiveServer, exchange, live_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, Page
 
-CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--autoplay-policy=no-user-gesture-required",
-]
-INSTALL_HINT = (
-    "The browser tests need Playwright for Python and Debian's Chromium: apt-get install -y chromium && "
-    f".venv/bin/pip install -e '.[test]' (no `playwright install`: the tests drive the system Chromium at {CHROMIUM})."
-)
 TIMEOUT_MS = 30_000
 WIDTH, HEIGHT = 320, 240
 FPS = 25
@@ -178,25 +162,6 @@ def origin(video: Video) -> Iterator[Origin]:
     recorder = Recorder(create_app(Settings(root=video.root, keys={"main": SECRET}, render_concurrency=1)))
     with live_server(recorder) as server:
         yield Origin(server, recorder)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"Playwright is not installed ({exc}). {INSTALL_HINT}", pytrace=False)
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}. {INSTALL_HINT}", pytrace=False)
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
