@@ -56,7 +56,10 @@ def trim_box(image: Image.Image, spec: TrimSpec) -> Box | None:
         raise ValueError(f"trim takes an L, LA, RGB, RGBA or CMYK image, not {image.mode}")
     if spec.is_identity:
         return None
-    levels = _strongest(image.point(_levels_table(image)))  # per pixel: border, faint or strong
+    table = _levels_table(image)
+    if _content_on_every_edge(image, table):
+        return None  # the box already touches all four sides: most photographs, found in four thin strips
+    levels = _strongest(image.point(table))  # per pixel: border, faint or strong
     found = _union(levels.point(_STRONG_ONLY).getbbox(), _grown(_eroded(levels).getbbox(), image.size))
     if found is None:
         return None
@@ -96,6 +99,18 @@ def _levels_table(image: Image.Image) -> list[int]:
         else:
             table += [_level(abs(level - value)) for level in range(256)]
     return table
+
+
+def _content_on_every_edge(image: Image.Image, table: list[int]) -> bool:
+    """Whether each outermost row and column holds a pixel that is content on its own (strong): then
+    no side can be cut, and the whole-image passes are not needed."""
+    width, height = image.size
+    edges = ((0, 0, width, 1), (0, height - 1, width, height), (0, 0, 1, height), (width - 1, 0, width, height))
+    for box in edges:
+        strip = _strongest(image.crop(box).point(table))
+        if strip.point(_STRONG_ONLY).getbbox() is None:
+            return False
+    return True
 
 
 def _level(distance: int) -> int:
