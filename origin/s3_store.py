@@ -60,7 +60,10 @@ class S3Store:
             config=Config(
                 connect_timeout=config.timeout,
                 read_timeout=config.timeout,
-                retries={"max_attempts": 2, "mode": "standard"},  # 2 retries of a 5xx, throttling or lost connection
+                retries={
+                    "total_max_attempts": 2,
+                    "mode": "standard",
+                },  # one retry of a 5xx, throttling or lost connection
                 max_pool_connections=POOL_CONNECTIONS,
                 # MinIO, Ceph and a bucket on localhost are addressed by path; AWS picks for itself.
                 s3={"addressing_style": "path" if config.endpoint_url else "auto"},
