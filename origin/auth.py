@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import LRUCache
 
 from origin.errors import AuthError
 from origin.settings import HMAC_ALGORITHM, PublicKey, Rule, Settings
@@ -57,8 +58,32 @@ class Claims:
     jti: str | None = None  # a one-time link's id (1..128 characters); None unless ``once``
 
 
-def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: float) -> Claims:
+class TokenMemo:
+    """Tokens that passed every check for a path under a rule, so that the same URL asked again (a
+    cache hit, a 304) does not decode the token and check its signature again. Only what cannot
+    change is remembered; the checks against the clock (``exp``, ``nbf``, ``iat``, the rule's
+    lifetime) run on every use. Failures are never remembered. Bounded: least recently used go."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: LRUCache[tuple[str, str, str], tuple[dict[str, float], Claims]] = LRUCache(max_entries)
+
+    def get(self, token: str, path: str, rule: Rule) -> tuple[dict[str, float], Claims] | None:
+        return self._entries.get((token, path, rule.prefix))
+
+    def put(self, token: str, path: str, rule: Rule, times: dict[str, float], claims: Claims) -> None:
+        self._entries[(token, path, rule.prefix)] = (times, claims)
+
+
+def verify_token(
+    token: str, path: str, rule: Rule, settings: Settings, now: float, memo: TokenMemo | None = None
+) -> Claims:
     """Verify ``token`` for canonical ``path`` under ``rule``; ``AuthError`` with the reason if not."""
+    remembered = memo.get(token, path, rule) if memo is not None else None
+    if remembered is not None:
+        times, claims = remembered
+        _check_time_claims(times, settings.jwt_leeway, now)
+        _check_lifetime(claims.expires_at, rule, now)
+        return claims
     if len(token.encode("utf-8")) > settings.max_token_bytes:
         raise AuthError(MALFORMED)
     header, payload = decode_unverified(token)
@@ -91,10 +116,9 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
     if audience is not None and not any(path.startswith(prefix) for prefix in audience):
         raise AuthError(AUDIENCE)
     expires_at = float(payload["exp"])
-    if rule.max_token_lifetime is not None and expires_at - now > rule.max_token_lifetime:
-        raise AuthError(LIFETIME)
+    _check_lifetime(expires_at, rule, now)
     jti = _one_time_id(payload)
-    return Claims(
+    claims = Claims(
         expires_at=expires_at,
         audience=audience,
         args=_args(payload),
@@ -102,6 +126,14 @@ def verify_token(token: str, path: str, rule: Rule, settings: Settings, now: flo
         once=jti is not None,
         jti=jti,
     )
+    if memo is not None:
+        memo.put(token, path, rule, {name: payload[name] for name in ("exp", "nbf", "iat") if name in payload}, claims)
+    return claims
+
+
+def _check_lifetime(expires_at: float, rule: Rule, now: float) -> None:
+    if rule.max_token_lifetime is not None and expires_at - now > rule.max_token_lifetime:
+        raise AuthError(LIFETIME)
 
 
 def algorithm_of(key: bytes | PublicKey) -> str:
