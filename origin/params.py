@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from cachetools import LRUCache
+
 from origin.errors import ParameterError
 from origin.registry import BY_NAME, Limits, ValueProblem
 from origin.settings import Rule, Settings
@@ -188,6 +190,31 @@ def merge_params(
         ignored=ignored,
         watermark_origin=owners.get("watermark"),
     )
+
+
+MemoKey = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str, ArgValue], ...] | None]
+
+
+class MergeMemo:
+    """Merged options of requests without profiles, by rule, unsigned query and signed ``args``: the
+    same URL asked again (a cache hit, a 304) is not parsed and merged again. Only successes are kept
+    (a refusal is cheap to repeat and must not fill the memo); bounded, least recently used go.
+    Profiles are files that may change, so requests naming one are merged every time."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._entries: LRUCache[MemoKey, Merged] = LRUCache(max_entries)
+
+    @staticmethod
+    def key(unsigned: Sequence[tuple[str, str]], signed: Mapping[str, ArgValue] | None, rule: Rule) -> MemoKey:
+        # The type is part of a signed value's identity: True == 1 in Python, not in a token.
+        typed = None if signed is None else tuple((name, type(value).__name__, value) for name, value in signed.items())
+        return rule.prefix, tuple(unsigned), typed
+
+    def get(self, key: MemoKey) -> Merged | None:
+        return self._entries.get(key)
+
+    def put(self, key: MemoKey, merged: Merged) -> None:
+        self._entries[key] = merged
 
 
 def _texts(values: Mapping[str, ArgValue] | None) -> list[tuple[str, str]]:
