@@ -191,6 +191,8 @@ class _GuardedTransport(httpx.HTTPTransport):
 
     def __init__(self, backend: _GuardedBackend, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
+        if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):  # never the unguarded pool
+            raise RuntimeError("this httpx keeps its connection pool elsewhere: the address guard cannot be installed")
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
