@@ -14,18 +14,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from origin import minting, openapi, routes, studio
 from origin.access import AccessLogMiddleware, configure_access_log
 from origin.admin import AdminGate
+from origin.auth import TokenMemo
 from origin.cache import FailureCache, MarkCache, RenderCache
 from origin.errors import EXCEPTION_HANDLERS, OriginError, ParameterError, UrlTooLongError, error_response
 from origin.flight import SingleFlight
 from origin.fonts import load_font_book
 from origin.limiter import RenderLimiter
 from origin.metrics import Metrics
-from origin.once import FolderLinks, MemoryLinks, UsedLinks
-from origin.params import merge_params
+from origin.once import FolderLinks, MemoryLinks, RedisLinks, UsedLinks
+from origin.params import MergeMemo, merge_params
 from origin.paths import CANONICAL_PATH, canonical_path
 from origin.profiles import ProfileStore
 from origin.sessions import SessionStore
 from origin.settings import ConfigError, Settings, load_settings
+from origin.shared_cache import SharedCache
 from origin.state import AppState
 from origin.store import FolderStore, make_store
 
@@ -55,8 +57,17 @@ class RequestTargetMiddleware:
         await self.app(scope, receive, send)
 
 
-def used_links(settings: Settings) -> UsedLinks:
-    """Where one-time links are remembered: this process, or a folder the workers of a host share."""
+def used_links(settings: Settings, metrics: Metrics | None = None) -> UsedLinks:
+    """Where one-time links are remembered: Redis, which replicas share; else a folder the workers of
+    a host share; else this process."""
+    if settings.redis_url is not None:
+        on_error = metrics.links_errors.inc if metrics is not None else None
+        try:
+            return RedisLinks(
+                settings.redis_url, settings.once_grace, settings.jwt_leeway, settings.redis_timeout, on_error=on_error
+            )
+        except ImportError as exc:
+            raise ConfigError(f"redis_url: needs pip install 'image-origin[redis]' ({exc.name})") from exc
     if settings.once_folder is not None:
         return FolderLinks(settings.once_folder, settings.once_grace, settings.jwt_leeway)
     return MemoryLinks(settings.once_grace, settings.once_max_entries, settings.jwt_leeway)
@@ -81,14 +92,23 @@ def create_app(settings: Settings) -> Starlette:
         fonts=load_font_book(),
         limits=settings.render_limits,
         metrics=metrics,
-        links=used_links(settings),
+        links=used_links(settings, metrics),
+        tokens=TokenMemo(),
+        merges=MergeMemo(),
+        shared=_shared_cache(settings, metrics),
         admin=AdminGate(settings.admin_token) if settings.admin_token is not None else None,
         sessions=SessionStore() if settings.admin_token is not None else None,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if state.shared is not None:
+            await state.shared.start()  # on the serving event loop, which its connections belong to
         yield
+        if state.shared is not None:
+            await state.shared.close()
+        if isinstance(state.links, RedisLinks):
+            state.links.close()
         state.limiter.close()
 
     app = Starlette(
@@ -116,6 +136,19 @@ def create_app(settings: Settings) -> Starlette:
     _check_strict_profiles(state)
     app.state.origin = state
     return app
+
+
+def _shared_cache(settings: Settings, metrics: Metrics) -> SharedCache | None:
+    """The render cache that replicas share, when ``redis_url`` is set."""
+    if settings.redis_url is None:
+        return None
+    return SharedCache(
+        settings.redis_url,
+        ttl=settings.redis_ttl,
+        max_entry_bytes=settings.redis_max_entry_bytes,
+        timeout=settings.redis_timeout,
+        metrics=metrics,
+    )
 
 
 def _check_strict_profiles(state: AppState) -> None:

@@ -56,6 +56,27 @@ class Metrics:
         self.renders_in_flight = Gauge(
             "origin_renders_in_flight", "Renders running or waiting", registry=own, multiprocess_mode="livesum"
         )
+        self.shared_hits = Counter(
+            "origin_shared_cache_hits", "Renders found in the shared (Redis) cache after a memory miss", registry=own
+        )
+        self.shared_misses = Counter(
+            "origin_shared_cache_misses", "Memory misses that Redis did not have either (then rendered)", registry=own
+        )
+        self.shared_errors = Counter(
+            "origin_shared_cache_errors",
+            "Shared-cache calls that failed or passed redis_timeout (Redis is then skipped for a few seconds)",
+            registry=own,
+        )
+        self.shared_dropped = Counter(
+            "origin_shared_cache_publishes_dropped",
+            "Renders not published to the shared cache because too many publishes were in flight",
+            registry=own,
+        )
+        self.links_errors = Counter(
+            "origin_once_links_errors",
+            "One-time-link requests answered 503 because the shared store of used links (Redis) failed",
+            registry=own,
+        )
         self.cache_bytes = Gauge(
             "origin_cache_bytes",
             "Bytes charged to the rendered-output cache",

@@ -17,7 +17,7 @@ from origin.cache import MARK_MAX_SIDE
 from origin.errors import AuthError, InvalidPathError, NotFoundError, OverloadedError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
 from origin.negotiate import negotiate
-from origin.params import Merged, merge_params, parse_query, requested_profile
+from origin.params import Merged, MergeMemo, merge_params, parse_query, requested_profile
 from origin.paths import CANONICAL_PATH, IMAGE_EXTENSIONS, extension, is_reserved
 from origin.settings import Rule
 from origin.state import AppState
@@ -69,18 +69,20 @@ async def image(request: Request) -> Response:
     if len(tokens) > 1:
         raise AuthError(auth.MALFORMED)
     if tokens:
-        claims = auth.verify_token(tokens[0], path, rule, settings, now)
+        claims = auth.verify_token(tokens[0], path, rule, settings, now, state.tokens)
     elif rule.protect:
         raise AuthError(auth.MISSING)
 
     claim = None
-    if claims is not None and claims.once:
+    if claims is not None and claims.once:  # the stores of used links block (a folder, Redis): in a thread
         assert claims.jti is not None
         ranged = "range" in request.headers
         if request.method == "HEAD":  # not a download: refused like one, but it uses nothing up
-            state.links.check(claims.key_id, claims.jti, ranged, now)
+            await anyio.to_thread.run_sync(state.links.check, claims.key_id, claims.jti, ranged, now)
         else:
-            claim = state.links.admit(claims.key_id, claims.jti, claims.expires_at, ranged, now)
+            claim = await anyio.to_thread.run_sync(
+                state.links.admit, claims.key_id, claims.jti, claims.expires_at, ranged, now
+            )
     try:
         kind = extension(path)
         if kind in settings.passthrough_types and kind not in IMAGE_EXTENSIONS:
@@ -88,8 +90,9 @@ async def image(request: Request) -> Response:
         else:
             response = await _image(request, state, path, rule, claims, unsigned)
     except BaseException:
-        if claim is not None:
-            state.links.release(claim)  # nothing was served: the link is still unused
+        if claim is not None:  # nothing was served: the link is still unused
+            with anyio.CancelScope(shield=True):  # given back even when the client went away
+                await anyio.to_thread.run_sync(state.links.release, claim)
         raise
     if claims is not None and claims.once:  # no shared cache may keep what only one download may fetch
         response.headers["Cache-Control"] = "private, no-store"
@@ -179,12 +182,27 @@ async def _image(
             state.metrics.cache_bytes.set(state.cache.current_bytes)
             return rendered, current
 
-        (rendered, current), shared = await state.flights.run(key, read_render_keep)
+        async def shared_or_render() -> tuple[Rendered, Sources, bool]:
+            """Another replica's render from Redis, else our own, published there without waiting."""
+            if state.shared is not None:
+                found = await state.shared.get(key)
+                if found is not None:
+                    state.cache.put(key, found)
+                    state.metrics.cache_bytes.set(state.cache.current_bytes)
+                    return found, sources, True
+            rendered, current = await read_render_keep()
+            if state.shared is not None:
+                state.shared.publish(cache_key(current), rendered)
+            return rendered, current, False
+
+        (rendered, current, from_redis), shared = await state.flights.run(key, shared_or_render)
         if shared:
             state.metrics.coalesced.inc()
         headers.update(freshness(current))  # what was read (a file may have changed since the stat), timed now
         headers["X-Cache"] = "MISS"
-        if not shared:
+        if state.shared is not None:
+            headers["X-Cache-Shared"] = "HIT" if from_redis else "MISS"
+        if not shared and not from_redis:
             headers["Server-Timing"] = _server_timing(rendered, time.perf_counter() - started)
     headers["Content-Disposition"] = content_disposition(path, rendered.extension, merged.download)
     return Response(rendered.body, headers=headers, media_type=rendered.media_type)
@@ -258,6 +276,12 @@ async def merge_layers(
             return None
 
     requested = requested_profile(unsigned, signed, rule)
+    memo_key = None
+    if requested is None and rule.profile is None:
+        memo_key = MergeMemo.key(unsigned, signed, rule)
+        remembered = state.merges.get(memo_key)
+        if remembered is not None:
+            return remembered
     profile = await load(requested.name, "profile") if requested else None
     strict = await load(rule.profile, "profile (strict)") if rule.profile is not None else None
     try:
@@ -274,6 +298,8 @@ async def merge_layers(
         raise ParameterError({**exc.problems, **problems}) from exc
     if problems:
         raise ParameterError(problems)
+    if memo_key is not None:
+        state.merges.put(memo_key, merged)
     return merged
 
 
