@@ -109,6 +109,10 @@ def create_app(settings: Settings) -> Starlette:
             await state.shared.close()
         if isinstance(state.links, RedisLinks):
             state.links.close()
+        for store in state.stores.values():
+            close = getattr(store, "close", None)  # remote stores hold pooled connections
+            if close is not None:
+                close()
         state.limiter.close()
 
     app = Starlette(
