@@ -21,7 +21,7 @@ from origin.params import Merged, MergeMemo, merge_params, parse_query, requeste
 from origin.paths import CANONICAL_PATH, IMAGE_EXTENSIONS, extension, is_reserved
 from origin.settings import Rule
 from origin.state import AppState
-from origin.store import SourceInfo
+from origin.store import FolderStore, SourceInfo
 from transforms import (
     Assets,
     CorruptImageError,
@@ -108,7 +108,7 @@ async def _image(
     settings = state.settings
     signed = claims.args if claims else None
     merged = await merge_layers(state, unsigned, signed, rule)
-    info = await anyio.to_thread.run_sync(state.store_for(path).stat, path)  # realpath and stat may block
+    info = await stat(state, path)
     if extension(path) not in IMAGE_EXTENSIONS:
         raise NotFoundError("only images and the passthrough_types are served")
     mark = await watermark_source(state, merged, claims)
@@ -317,9 +317,19 @@ async def watermark_source(state: AppState, merged: Merged, claims: auth.Claims 
         if claims.key_id not in state.settings.keys_for(rule):
             raise ParameterError({"watermark": "is protected by a key this token was not signed with"})
     try:
-        return await anyio.to_thread.run_sync(state.store_for(spec.path).stat, spec.path)
+        return await stat(state, spec.path)
     except (NotFoundError, InvalidPathError) as exc:
         raise ParameterError({"watermark": f"no image at {spec.path}"}) from exc
+
+
+async def stat(state: AppState, path: str) -> SourceInfo:
+    """The version of the file at ``path``. A local folder answers in microseconds, so by default it
+    is asked on the event loop (a thread hop costs more than the stat); a remote store, or a folder
+    on a network filesystem (``folder_stat_in_thread``), is asked in a worker thread."""
+    store = state.store_for(path)
+    if isinstance(store, FolderStore) and not state.settings.folder_stat_in_thread:
+        return store.stat(path)
+    return await anyio.to_thread.run_sync(store.stat, path)
 
 
 def _read_and_render(

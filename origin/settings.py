@@ -130,6 +130,7 @@ class Settings:
     # Enables POST /v2/files/jwt and /studio. A secret: from ORIGIN_ADMIN_TOKEN only, never the file.
     admin_token: str | None = field(default=None, repr=False)
     public_base_url: str | None = None  # base of minted URLs; None = the request's own scheme://host
+    folder_stat_in_thread: bool = False  # stat folder files in a worker thread (for network filesystems)
     once_grace: float = 60.0  # seconds after a one-time link's first use in which Range requests still work
     once_max_entries: int = 100_000  # one-time links remembered at once (new claims beyond: 503)
     once_folder: Path | None = None  # marker files shared by the processes of one host (set by --workers)
@@ -597,6 +598,12 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
             if not isinstance(value, str) or not value or any(c in value for c in "\r\n"):
                 raise ValueError("must be a single-line string")
             return value
+        if name == "folder_stat_in_thread":
+            if isinstance(value, bool):
+                return value
+            if from_env and value in ("true", "false", "1", "0"):
+                return value in ("true", "1")
+            raise ValueError("must be true or false")
         if name == "redis_url":
             if not isinstance(value, str) or urlsplit(value).scheme not in ("redis", "rediss", "unix"):
                 raise ValueError("must be a redis://, rediss:// or unix:// URL")

@@ -498,13 +498,20 @@ class RenderOptions:
     watermark: WatermarkSpec | None = None
     text: TextSpec | None = None
     output: OutputSpec = field(default_factory=OutputSpec)
+    # Keys already worked out, per encoding: the origin asks for the key of the same (remembered)
+    # options on every cache hit. Not part of the options' identity.
+    _keys: dict[Encoding, str] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def cache_key(self, encoding: Encoding) -> str:
         """Canonical text of what decides the bytes once the format is negotiated: equal renders give
         equal keys, whatever the URL said (``format=webp`` and ``optimal`` resolved to WebP agree, and
         ``q`` counts only for an encoder that uses it)."""
-        parts = [_canonical(getattr(self, f.name)) for f in fields(self) if f.name != "output"]
-        return "|".join([*parts, encoding.value, *self.output.encoder_settings(encoding)])
+        known = self._keys.get(encoding)
+        if known is None:
+            parts = [_canonical(getattr(self, f.name)) for f in fields(self) if f.name not in ("output", "_keys")]
+            known = "|".join([*parts, encoding.value, *self.output.encoder_settings(encoding)])
+            self._keys[encoding] = known
+        return known
 
 
 def _canonical(value: object) -> str:
