@@ -30,7 +30,9 @@ INSTALL_HINT = (
 )
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it runs an event loop on this
+# thread, and every later test that starts one of its own would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     try:
         from playwright.sync_api import sync_playwright
@@ -42,7 +44,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     yield chromium
