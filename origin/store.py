@@ -62,13 +62,15 @@ class FolderStore:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root.resolve()
         self.max_bytes = max_bytes
+        self._root = str(self.root)  # string forms: resolve runs on every request, pathlib costs more
+        self._inside = self._root.rstrip(os.sep) + os.sep
 
     def resolve(self, path: str) -> Path:
         """The real location of canonical ``path``; ``InvalidPathError`` if it leaves the root."""
-        real = Path(os.path.realpath(self.root / path.lstrip("/")))
-        if real != self.root and not real.is_relative_to(self.root):
+        real = os.path.realpath(os.path.join(self._root, path.lstrip("/")))
+        if real != self._root and not real.startswith(self._inside):
             raise InvalidPathError("path leaves the image root")
-        return real
+        return Path(real)
 
     def stat(self, path: str) -> SourceInfo:
         file = self.resolve(path)
