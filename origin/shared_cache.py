@@ -2,9 +2,14 @@
 render made by one replica is served by every other one without rendering again.
 
 Entries are keyed like the memory cache (source versions and paths, canonical options, encoding),
-hashed into ``origin:render:v1:<sha256>``, and hold a small versioned header (media type, extension,
-width, height) before the encoded bytes. Each is kept ``redis_ttl`` seconds; renders larger than
-``redis_max_entry_bytes`` are not published.
+hashed into ``origin:render:v1:<package version>:<ETag version>:<sha256>``, so that deployments of
+different versions sharing one Redis never serve each other's renders. They hold a small versioned
+header (media type, extension, width, height) before the encoded bytes. Each is kept ``redis_ttl``
+seconds; renders larger than ``redis_max_entry_bytes`` are not published.
+
+What comes back from Redis is not trusted: an entry is used only when it is whole, no larger than
+``redis_max_entry_bytes`` allows, and labelled with a media type and extension the encoder produces.
+Anything else is a miss.
 
 Redis is an optimisation, never a dependency: every call has the ``redis_timeout`` deadline, and a
 call that fails or passes it opens a ``Breaker``: Redis is then skipped for a few seconds (the
@@ -22,17 +27,19 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from importlib import metadata
 from typing import TYPE_CHECKING
 
+from origin.headers import ETAG_VERSION
 from origin.metrics import Metrics
 from transforms import Rendered
+from transforms.encode import LABELS
 
 if TYPE_CHECKING:
     import redis.asyncio
 
 log = logging.getLogger("origin.redis")
 
-KEY_PREFIX = "origin:render:v1:"
 MAGIC = b"ORv1"
 # magic, media type length, extension length, width, height, body length; then the two texts, then the body
 _HEADER = struct.Struct(">4sBBIIQ")
@@ -40,10 +47,26 @@ PAUSE = 5.0  # seconds Redis is left alone after a failure
 MAX_PUBLISHING = 64  # publishes in flight at once; renders beyond are not published
 
 
-def redis_key(key: tuple[str, ...]) -> str:
-    """The Redis key of a cache key: the same in every process, and of a bounded length."""
+def key_prefix(version: str) -> str:
+    """The prefix of every render's Redis key for package ``version``: it changes with the version
+    and with the cache-key format (``ETAG_VERSION``), so other versions' renders are never read."""
+    return f"origin:render:v1:{version}:{ETAG_VERSION}:"
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("image-origin")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+KEY_PREFIX = key_prefix(_package_version())
+
+
+def redis_key(key: tuple[str, ...], prefix: str = KEY_PREFIX) -> str:
+    """The Redis key of a cache key: the same in every process of one version, and of a bounded length."""
     canonical = json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
-    return KEY_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return prefix + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def encode_entry(rendered: Rendered) -> bytes:
@@ -53,18 +76,21 @@ def encode_entry(rendered: Rendered) -> bytes:
     return header + media_type + extension + rendered.body
 
 
-def decode_entry(value: bytes) -> Rendered | None:
-    """The render in ``value``, or None for anything that is not a whole entry of this version."""
+def decode_entry(value: bytes, max_body_bytes: int) -> Rendered | None:
+    """The render in ``value``, or None for anything that is not a whole entry of this version, has a
+    body over ``max_body_bytes``, or is labelled with a media type and extension the encoder does not produce."""
     if len(value) < _HEADER.size:
         return None
     magic, type_length, extension_length, width, height, body_length = _HEADER.unpack_from(value)
     start = _HEADER.size + type_length + extension_length
-    if magic != MAGIC or len(value) != start + body_length:
+    if magic != MAGIC or body_length > max_body_bytes or len(value) != start + body_length:
         return None
     try:
         media_type = value[_HEADER.size : _HEADER.size + type_length].decode("ascii")
         extension = value[_HEADER.size + type_length : start].decode("ascii")
     except UnicodeDecodeError:
+        return None
+    if (media_type, extension) not in LABELS:
         return None
     return Rendered(
         body=value[start:],
@@ -190,7 +216,7 @@ class SharedCache:
             self._failed(exc)
             return None
         self.breaker.succeeded()
-        rendered = decode_entry(value) if isinstance(value, bytes) else None
+        rendered = decode_entry(value, self.max_entry_bytes) if isinstance(value, bytes) else None
         if rendered is None:
             self.metrics.shared_misses.inc()
         else:

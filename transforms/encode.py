@@ -36,6 +36,8 @@ _FORMATS = {
     Encoding.AVIF: _Format("AVIF", "image/avif", "avif"),
     Encoding.GIF: _Format("GIF", "image/gif", "gif"),
 }
+LABELS = frozenset((fmt.media_type, fmt.extension) for fmt in _FORMATS.values())
+"""Every (media type, extension) pair an encoded result is labelled with."""
 _SOURCE_ENCODINGS = {
     "JPEG": Encoding.JPEG,
     "MPO": Encoding.JPEG,

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,10 @@ from starlette.testclient import TestClient
 
 from origin import Settings, create_app
 from origin.errors import AuthError, OverloadedError
+from origin.headers import ETAG_VERSION
 from origin.metrics import Metrics
 from origin.once import RedisLinks, link_key
-from origin.shared_cache import KEY_PREFIX, Breaker, SharedCache, decode_entry, encode_entry, redis_key
+from origin.shared_cache import KEY_PREFIX, Breaker, SharedCache, decode_entry, encode_entry, key_prefix, redis_key
 from tests.conftest import FIXTURES, SECRET, make_token
 from tests.live import live_server
 from tests.stores.s3_servers import free_port
@@ -262,7 +264,8 @@ def test_a_render_over_redis_max_entry_bytes_is_not_stored(shared_redis: RedisSe
 def test_the_redis_key_is_a_prefixed_hash_of_the_whole_cache_key(shared_redis: RedisServer, db: redis.Redis) -> None:
     key = redis_key(KEY)
     assert key == KEY_PREFIX + hashlib.sha256(json.dumps(list(KEY), separators=(",", ":")).encode()).hexdigest()
-    assert key.startswith("origin:render:v1:") and len(key) == len("origin:render:v1:") + 64
+    assert KEY_PREFIX == f"origin:render:v1:{metadata.version('image-origin')}:{ETAG_VERSION}:"
+    assert key.startswith(KEY_PREFIX) and len(key) == len(KEY_PREFIX) + 64
     assert redis_key(tuple(KEY)) == key  # the same in every process
     assert redis_key(("/a", "bc")) != redis_key(("/ab", "c"))  # fields do not run into each other
     assert redis_key((*KEY, "/mark.png", "1-2")) != key
@@ -289,14 +292,68 @@ def test_an_entry_that_is_not_whole_is_a_miss(
     shared_redis: RedisServer, db: redis.Redis, damage: Callable[[bytes], bytes]
 ) -> None:
     value = encode_entry(rendered())
-    assert decode_entry(value) == replace(rendered(), decode_seconds=0.0, transform_seconds=0.0, encode_seconds=0.0)
-    assert decode_entry(damage(value)) is None
+    assert decode_entry(value, 1 << 20) == replace(
+        rendered(), decode_seconds=0.0, transform_seconds=0.0, encode_seconds=0.0
+    )
+    assert decode_entry(damage(value), 1 << 20) is None
     db.set(redis_key(KEY), damage(value))
 
     async def work(cache: SharedCache) -> Rendered | None:
         return await cache.get(KEY)
 
     assert run_with_cache(shared_redis, work) is None
+
+
+def forged(media_type: str, extension: str) -> bytes:
+    """A whole entry of this version, as anyone who can write to Redis could store it."""
+    return encode_entry(replace(rendered(b"<script>alert(1)</script>"), media_type=media_type, extension=extension))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        forged("text/html", "html"),
+        forged("text/html", "jpg"),
+        forged("image/jpeg", "html"),
+        forged("image/svg+xml", "svg"),
+        forged("image/jpeg\r\nSet-Cookie: session=stolen", "jpg"),
+        forged("image/jpeg", "jpg\r\nX-Injected: 1"),
+        forged("image/png", "jpg"),  # each known on its own, not together
+    ],
+    ids=["html", "html-as-jpg", "jpeg-as-html", "svg", "crlf-in-type", "crlf-in-extension", "png-as-jpg"],
+)
+def test_an_entry_the_encoder_could_not_have_made_is_a_miss(
+    shared_redis: RedisServer, db: redis.Redis, value: bytes
+) -> None:
+    assert decode_entry(forged("image/jpeg", "jpg"), 1 << 20) is not None
+    assert decode_entry(value, 1 << 20) is None
+    metrics = Metrics()
+    db.set(redis_key(KEY), value)
+
+    async def work(cache: SharedCache) -> Rendered | None:
+        return await cache.get(KEY)
+
+    assert run_with_cache(shared_redis, work, metrics=metrics) is None
+    assert metrics.registry.get_sample_value("origin_shared_cache_misses_total") == 1
+
+
+def test_an_entry_over_redis_max_entry_bytes_is_a_miss(shared_redis: RedisServer, db: redis.Redis) -> None:
+    assert decode_entry(encode_entry(rendered(b"x" * 100)), 100) is not None
+    assert decode_entry(encode_entry(rendered(b"x" * 101)), 100) is None
+    db.set(redis_key(KEY), encode_entry(rendered(b"x" * 101)))
+
+    async def work(cache: SharedCache) -> Rendered | None:
+        return await cache.get(KEY)
+
+    assert run_with_cache(shared_redis, work, max_entry_bytes=100) is None
+
+
+def test_the_redis_key_changes_with_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert redis_key(KEY) == redis_key(KEY, key_prefix(metadata.version("image-origin")))
+    assert redis_key(KEY, key_prefix("1.0.0")) != redis_key(KEY, key_prefix("1.0.1"))
+    before = key_prefix("1.0.0")
+    monkeypatch.setattr("origin.shared_cache.ETAG_VERSION", ETAG_VERSION + "-next")  # the cache-key format
+    assert key_prefix("1.0.0") != before
 
 
 def test_publishes_in_flight_are_bounded(shared_redis: RedisServer, db: redis.Redis) -> None:
