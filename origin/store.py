@@ -83,7 +83,8 @@ class FolderStore:
     def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
         assert info.file is not None, "a folder store reads only what it stat-ed"
         try:
-            fd = os.open(info.file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO or device opens at once (and is refused as not a regular file); files ignore it
+            fd = os.open(info.file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise InvalidPathError("path leaves the image root") from exc
@@ -105,7 +106,7 @@ class FolderStore:
         """
         file = self.resolve(path)
         try:
-            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)  # see read
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise InvalidPathError("path leaves the image root") from exc
