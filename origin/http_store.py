@@ -66,12 +66,19 @@ DEADLINE_TIMEOUTS = 3  # one exchange ends after this many `timeout`s, however t
 MAX_TAG_CHARS = 128  # longer validators are kept as a digest
 USER_AGENT = "image-origin"
 NOT_A_FILE = "files that are not images are served from folder stores only"
+# Special-purpose IPv4 blocks refused by name: Python 3.11's ipaddress takes most of 192.0.0.0/24 for global
+_REFUSED_NETWORKS = (
+    ipaddress.IPv4Network("192.0.0.0/24"),  # IETF protocol assignments (RFC 6890)
+    ipaddress.IPv4Network("198.18.0.0/15"),  # benchmarking (RFC 2544)
+    ipaddress.IPv4Network("100.64.0.0/10"),  # shared address space, carrier-grade NAT (RFC 6598)
+)
 
 
 def is_public_address(address: IPAddress) -> bool:
     """Whether an upstream may be at ``address``: not loopback, link-local, private (unique-local and
     shared 100.64/10 too), multicast, unspecified or reserved (IPv4-compatible ``::a.b.c.d`` and NAT64
-    ``64:ff9b::/96`` are), nor an IPv6 form of such an IPv4 address (mapped ``::ffff:a.b.c.d``, 6to4)."""
+    ``64:ff9b::/96`` are), IETF protocol assignments (192.0.0/24) or benchmarking (198.18/15), nor an IPv6
+    form of such an IPv4 address (mapped ``::ffff:a.b.c.d``, 6to4)."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public_address(address.ipv4_mapped)
@@ -79,6 +86,8 @@ def is_public_address(address: IPAddress) -> bool:
             return False
         if address.is_site_local:
             return False
+    elif any(address in network for network in _REFUSED_NETWORKS):
+        return False
     return address.is_global and not (
         address.is_loopback
         or address.is_link_local

@@ -472,6 +472,15 @@ def test_paths_are_percent_encoded_per_segment(upstream: Upstream) -> None:
         "224.0.0.1",
         "ff02::1",
         "240.0.0.1",
+        "192.0.0.8",  # IETF protocol assignments: ipaddress (3.11.7) takes most of 192.0.0.0/24 for global
+        "192.0.0.9",
+        "192.0.0.255",
+        "::ffff:192.0.0.9",
+        "2002:c000:9::1",  # 6to4 of 192.0.0.9
+        "198.18.0.1",  # benchmarking
+        "198.19.255.254",
+        "100.64.0.1",  # shared address space
+        "100.127.255.254",
     ],
 )
 def test_addresses_that_are_refused(address: str) -> None:
