@@ -2,7 +2,8 @@
 
 Only the plain S3 API is used: ``HeadObject`` to learn an object's version (its ETag and size), and
 ``GetObject`` with ``If-Match`` to read exactly that version. A version is trusted for
-``metadata_ttl`` seconds, so a render-cache hit inside that time asks the bucket nothing.
+``metadata_ttl`` seconds, so a render-cache hit inside that time asks the bucket nothing. A read
+gives up (504) once ``DEADLINE_TIMEOUTS`` times ``timeout`` have passed, however the endpoint trickles.
 
 Credentials come from where boto3 always finds them (environment, shared files, instance or
 container roles), never from the origin's configuration file. Upstream failures become
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -26,8 +28,11 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
     ConnectTimeoutError,
     NoCredentialsError,
     ReadTimeoutError,
+    ResponseStreamingError,
 )
 from cachetools import TTLCache
+from urllib3.exceptions import HTTPError as URLLib3Error
+from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
 from origin.errors import NotFoundError, UnprocessableSourceError, UpstreamError, UpstreamTimeoutError
 from origin.settings import StoreConfig
@@ -38,6 +43,7 @@ log = logging.getLogger("origin.s3")
 METADATA_ENTRIES = 50_000  # paths whose version is remembered at once (each for metadata_ttl)
 POOL_CONNECTIONS = 32  # kept-alive connections to the endpoint, shared by the worker and render threads
 CHUNK_BYTES = 256 * 1024
+DEADLINE_TIMEOUTS = 3  # one read ends after this many `timeout`s, however the endpoint trickles
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _DENIED_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
@@ -53,6 +59,7 @@ class S3Store:
         self.bucket = config.bucket
         self.prefix = config.prefix
         self.max_bytes = max_bytes
+        self.timeout = config.timeout
         self.client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=config.endpoint_url,
@@ -95,6 +102,7 @@ class S3Store:
     def read(self, info: SourceInfo) -> tuple[bytes, SourceInfo]:
         """The bytes of the version ``info`` names or, if the object changed since, of the new one."""
         key = self.key(info.path)
+        deadline = time.monotonic() + DEADLINE_TIMEOUTS * self.timeout
         try:
             try:
                 conditions = {"IfMatch": f'"{info.tag}"'} if info.tag is not None else {}
@@ -106,7 +114,7 @@ class S3Store:
             body = response["Body"]
             try:
                 current = self._info(info.path, response)  # 422 before a byte of a too large object is read
-                data = self._read_body(body, current.size)
+                data = self._read_body(body, current.size, deadline)
             finally:
                 body.close()
         except (BotoCoreError, ClientError) as exc:
@@ -118,11 +126,30 @@ class S3Store:
     def open_file(self, path: str) -> tuple[int, SourceInfo]:
         raise UnprocessableSourceError("files that are not images are served from folder stores only")
 
-    def _read_body(self, body: Any, size: int) -> bytes:
-        """The whole body, read in chunks and never past ``max_bytes`` whatever the length announced."""
+    def _read_body(self, body: Any, size: int, deadline: float) -> bytes:
+        """The whole body, read in chunks and never past ``max_bytes`` whatever the length announced;
+        ``UpstreamTimeoutError`` once ``deadline`` (``time.monotonic()``) passes.
+
+        Each read takes what has arrived (``read1`` of urllib3's response: botocore's ``read`` waits
+        for a whole chunk, which a trickling endpoint never completes) and waits at most ``timeout``
+        for it, so the deadline is checked at least that often."""
+        stream = body._raw_stream
         chunks: list[bytes] = []
         received = 0
-        while chunk := body.read(min(CHUNK_BYTES, self.max_bytes + 1 - received)):
+        while True:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "s3 store %s: an object took over %g s to arrive", self.name, DEADLINE_TIMEOUTS * self.timeout
+                )
+                raise UpstreamTimeoutError("the S3 store did not send the object in time")
+            try:
+                chunk = stream.read1(min(CHUNK_BYTES, self.max_bytes + 1 - received))
+            except URLLib3ReadTimeoutError as exc:  # translated as botocore's own read does
+                raise ReadTimeoutError(endpoint_url=exc.url, error=exc) from exc
+            except URLLib3Error as exc:
+                raise ResponseStreamingError(error=exc) from exc
+            if not chunk:
+                break
             chunks.append(chunk)
             received += len(chunk)
             if received > self.max_bytes:

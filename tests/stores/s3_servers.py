@@ -1,5 +1,6 @@
 """Endpoints the S3 store tests talk to: moto's S3 emulator as a separate process, and a tiny HTTP
-server that answers every request the same bad way (an error status, or nothing at all)."""
+server that answers every request the same bad way (an error status, nothing at all, or a body that
+trickles in)."""
 
 from __future__ import annotations
 
@@ -76,9 +77,11 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 @contextmanager
-def broken_endpoint(status: int | None, body: bytes = b"") -> Iterator[str]:
+def broken_endpoint(status: int | None, body: bytes = b"", trickle: float = 0.0) -> Iterator[str]:
     """An endpoint that answers every request with ``status`` and ``body``, or (``status=None``)
-    accepts the connection and never answers. Yields its URL."""
+    accepts the connection and never answers. With ``trickle``, the body goes one byte at a time,
+    ``trickle`` seconds apart (each wait shorter than a read timeout, the whole much longer), under an
+    ETag as an object's would be. Yields its URL."""
     hold = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -89,9 +92,19 @@ def broken_endpoint(status: int | None, body: bytes = b"") -> Iterator[str]:
             self.send_response(status)
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(body)))
+            if trickle:
+                self.send_header("ETag", '"trickling"')
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if not trickle:
                 self.wfile.write(body)
+                return
+            for byte in body:
+                if hold.wait(trickle):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
 
         do_GET = do_HEAD = do_PUT = _answer
 

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 from origin import Settings, create_app
 from origin.errors import NotFoundError, UnprocessableSourceError, UpstreamError, UpstreamTimeoutError
-from origin.s3_store import S3Store
+from origin.s3_store import DEADLINE_TIMEOUTS, S3Store
 from origin.settings import ConfigError, Rule, StoreConfig, load_settings
 from tests.conftest import FIXTURES, SECRET, Sign, decode
 from tests.stores.s3_servers import MotoServer, broken_endpoint, moto_server
@@ -257,6 +257,21 @@ def test_an_endpoint_that_never_answers_is_a_504(sign: Sign) -> None:
         with pytest.raises(UpstreamTimeoutError):
             store.stat("/photo.jpg")
         assert time.monotonic() - started < 3.0
+
+
+def test_an_endpoint_that_trickles_a_body_is_a_504_at_the_deadline() -> None:
+    timeout = 0.5  # a byte comes every 0.05 s, so no read ever waits this long; the 200 bytes take 10 s
+    with broken_endpoint(200, b"x" * 200, trickle=0.05) as url:
+        store = S3Store(
+            StoreConfig(name="bucket", kind="s3", endpoint_url=url, bucket="images", timeout=timeout),
+            max_bytes=10**6,
+        )
+        info = store.stat("/photo.jpg")
+        started = time.monotonic()
+        with pytest.raises(UpstreamTimeoutError):
+            store.read(info)
+        elapsed = time.monotonic() - started
+    assert DEADLINE_TIMEOUTS * timeout - 0.1 < elapsed < DEADLINE_TIMEOUTS * timeout + 1.0
 
 
 SECRET_DETAIL = b"<Error><Code>%s</Code><Message>internal host s3-node-17.corp: disk /dev/sdq failed</Message></Error>"
