@@ -611,7 +611,7 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
         if name == "once_folder":
             if not isinstance(value, str) or not value:
                 raise ValueError("must be a folder path")
-            return Path(value)
+            return (base / value).resolve()
         if name in ("jwt_leeway", "render_timeout", "broken_source_ttl", "once_grace", "redis_timeout"):
             if isinstance(value, bool):
                 raise ValueError("must be a number")

@@ -89,6 +89,18 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     assert settings.jwt_leeway == 2.0
 
 
+def test_once_folder_is_found_from_the_configuration_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    config = write(tmp_path / "conf", f'root = "{FIXTURES}"\nonce_folder = "run/links"\n[keys]\nmain = "{GOOD_KEY}"\n')
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not from the working directory
+    assert load_settings(config_path=config, env={}).once_folder == (tmp_path / "conf" / "run" / "links").resolve()
+    absolute = write(
+        tmp_path / "conf", f'root = "{FIXTURES}"\nonce_folder = "{tmp_path}/links"\n[keys]\nmain = "{GOOD_KEY}"\n'
+    )
+    assert load_settings(config_path=absolute, env={}).once_folder == (tmp_path / "links").resolve()
+
+
 def test_rules_without_a_root_rule_fail_closed(tmp_path: Path) -> None:
     config = write(
         tmp_path, f'root = "{FIXTURES}"\n[keys]\nmain = "{GOOD_KEY}"\n[[rules]]\nprefix = "/public/"\nprotect = false\n'
