@@ -9,9 +9,8 @@ token, ``nosniff``, a ``Content-Type`` from a fixed table, and ``Content-Disposi
 
 from __future__ import annotations
 
-import mimetypes
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import FileResponse
@@ -22,7 +21,7 @@ from origin.params import NOT_ALLOWED, REPEATED, UNKNOWN, ArgValue
 from origin.registry import BY_NAME, Limits, ValueProblem
 from origin.settings import Rule
 
-# Types a browser must get right to play or show a file; anything else from ``mimetypes``, else bytes.
+# Types a browser must get right to play or show a file; anything else is application/octet-stream.
 MEDIA_TYPES = {
     "mp4": "video/mp4",
     "m4v": "video/mp4",
@@ -47,13 +46,9 @@ NOT_FOR_FILES = "does not apply to files served as they are"
 
 
 def media_type(extension: str) -> str:
-    known = MEDIA_TYPES.get(extension)
-    if known is not None:
-        return known
-    guessed = mimetypes.types_map.get(f".{extension}")
-    if guessed is None or guessed in ("text/html", "image/svg+xml", "application/xhtml+xml"):
-        return "application/octet-stream"  # an operator's odd passthrough type is never a page
-    return guessed
+    # An allowlist: any other type an operator lists is served as bytes, never as something a
+    # browser renders as a document (HTML, SVG, XML with XHTML inside, ...).
+    return MEDIA_TYPES.get(extension, "application/octet-stream")
 
 
 def wants_download(
@@ -109,7 +104,7 @@ class OpenFileResponse(FileResponse):
     names by then. Starlette's own 400/416 answers to a bad ``Range`` get ``no-store`` as every
     error of the origin does."""
 
-    on_refused: Callable[[], None] | None = None  # called when the answer is an error (a bad Range)
+    on_start: Callable[[int], Awaitable[None]] | None = None  # told the status when the response starts
 
     def __init__(self, fd: int, headers: Mapping[str, str], media_type: str) -> None:
         self.fd = fd
@@ -117,15 +112,21 @@ class OpenFileResponse(FileResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_marking_errors(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] >= 400:
-                headers = MutableHeaders(raw=message["headers"])
-                headers["Cache-Control"] = "no-store"
-                headers["X-Content-Type-Options"] = "nosniff"
-                if self.on_refused is not None:
-                    self.on_refused()
+            if message["type"] == "http.response.start":
+                if message["status"] >= 400:
+                    headers = MutableHeaders(raw=message["headers"])
+                    headers["Cache-Control"] = "no-store"
+                    headers["X-Content-Type-Options"] = "nosniff"
+                if self.on_start is not None:
+                    await self.on_start(message["status"])
             await send(message)
 
+        # A server that offers "pathsend" would open /proc/self/fd/N after this response has closed N
+        # (by then perhaps another request's file): always stream from the descriptor here instead.
+        extensions = {
+            name: value for name, value in scope.get("extensions", {}).items() if name != "http.response.pathsend"
+        }
         try:
-            await super().__call__(scope, receive, send_marking_errors)
+            await super().__call__({**scope, "extensions": extensions}, receive, send_marking_errors)
         finally:
             os.close(self.fd)

@@ -17,6 +17,7 @@ from origin.cache import MARK_MAX_SIDE
 from origin.errors import AuthError, InvalidPathError, NotFoundError, OverloadedError, ParameterError
 from origin.headers import Freshness, content_disposition, etag_matches, make_etag, max_age
 from origin.negotiate import negotiate
+from origin.once import Claim
 from origin.params import Merged, MergeMemo, merge_params, parse_query, requested_profile
 from origin.paths import CANONICAL_PATH, IMAGE_EXTENSIONS, extension, is_reserved
 from origin.settings import Rule
@@ -73,44 +74,61 @@ async def image(request: Request) -> Response:
     elif rule.protect:
         raise AuthError(auth.MISSING)
 
+    kind = extension(path)
+    is_file = kind in settings.passthrough_types and kind not in IMAGE_EXTENSIONS
     claim = None
     if claims is not None and claims.once:  # the stores of used links block (a folder, Redis): in a thread
         assert claims.jti is not None
-        ranged = "range" in request.headers
+        ranged = is_file and "range" in request.headers  # an image answers Range with all of it: no resumes
         if request.method == "HEAD":  # not a download: refused like one, but it uses nothing up
-            await anyio.to_thread.run_sync(state.links.check, claims.key_id, claims.jti, ranged, now)
+            await anyio.to_thread.run_sync(state.links.check, claims.key_id, claims.jti, path, ranged, now)
         else:
             claim = await anyio.to_thread.run_sync(
-                state.links.admit, claims.key_id, claims.jti, claims.expires_at, ranged, now
+                state.links.admit, claims.key_id, claims.jti, path, claims.expires_at, ranged, now
             )
     try:
-        kind = extension(path)
-        if kind in settings.passthrough_types and kind not in IMAGE_EXTENSIONS:
+        if is_file:
             response = await _file(request, state, path, rule, claims, unsigned)
         else:
             response = await _image(request, state, path, rule, claims, unsigned)
     except BaseException:
         if claim is not None:  # nothing was served: the link is still unused
-            with anyio.CancelScope(shield=True):  # given back even when the client went away
-                await anyio.to_thread.run_sync(state.links.release, claim)
+            await _settle(state, claim, delivered=False)
         raise
     if claims is not None and claims.once:  # no shared cache may keep what only one download may fetch
         response.headers["Cache-Control"] = "private, no-store"
         del response.headers["Expires"]
-        if claim is not None and isinstance(response, files.OpenFileResponse):
-            response.on_refused = partial(state.links.release, claim)  # a bad Range: nothing was sent
+    if claim is not None and claim.first:
+        if isinstance(response, files.OpenFileResponse):  # settled when it starts: a bad Range is a 416
+            response.on_start = partial(_settle_on_status, state, claim)
+        else:
+            await _settle(state, claim, delivered=True)
     return response
+
+
+async def _settle(state: AppState, claim: Claim, *, delivered: bool) -> None:
+    """A first claim's outcome: delivered (resumes may follow), or given back. Shielded: it completes
+    even when the client has gone away."""
+    with anyio.CancelScope(shield=True):
+        if delivered:
+            await anyio.to_thread.run_sync(state.links.delivered, claim, time.time())
+        else:
+            await anyio.to_thread.run_sync(state.links.release, claim)
+
+
+async def _settle_on_status(state: AppState, claim: Claim, status: int) -> None:
+    await _settle(state, claim, delivered=status < 400)
 
 
 async def _image(
     request: Request, state: AppState, path: str, rule: Rule, claims: auth.Claims | None, unsigned: Query
 ) -> Response:
     settings = state.settings
+    if extension(path) not in IMAGE_EXTENSIONS:  # before anything is asked of the store
+        raise NotFoundError("only images and the passthrough_types are served")
     signed = claims.args if claims else None
     merged = await merge_layers(state, unsigned, signed, rule)
     info = await stat(state, path)
-    if extension(path) not in IMAGE_EXTENSIONS:
-        raise NotFoundError("only images and the passthrough_types are served")
     mark = await watermark_source(state, merged, claims)
 
     output = merged.options.output

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from origin import Settings, create_app
 from origin.errors import AuthError, OverloadedError
-from origin.once import FolderLinks, MemoryLinks, link_key
+from origin.once import KEEP_AFTER_EXPIRY, Claim, FolderLinks, MemoryLinks, UsedLinks, link_key
 from origin.settings import with_overrides
 from tests.conftest import FIXTURES, SECRET, make_token
 from tests.live import live_server
@@ -115,6 +115,36 @@ def test_a_range_request_within_the_grace_window_resumes(client: TestClient) -> 
         assert response.headers["cache-control"] == "private, no-store"
         assert "expires" not in response.headers
     assert_used(client.get(url))  # a whole second download is not a resume
+
+
+def test_an_image_has_no_resumes(client: TestClient) -> None:
+    """An image answers Range with the whole rendered image, so Range buys nothing after its one use."""
+    url = once("/photo.jpg", "picture", query="w=100")
+    assert client.get(url).status_code == 200
+    assert_used(client.get(url, headers={"Range": "bytes=100-"}))
+
+
+def test_a_resume_is_for_the_file_first_served_only(client: TestClient, root: Path) -> None:
+    """A token for a folder serves one download of one file: a Range request for another file in the
+    folder within the grace window is refused."""
+    (root / "other.mp4").write_bytes(CLIP[::-1])
+    token = make_token(use="once", jti="folder-link", aud="/")
+    assert client.get(f"/clip.mp4?jwt={token}").status_code == 200
+    assert_used(client.get(f"/other.mp4?jwt={token}", headers={"Range": "bytes=0-"}))
+    assert client.get(f"/clip.mp4?jwt={token}", headers={"Range": "bytes=10-"}).status_code == 206
+
+
+def test_no_resume_rides_on_a_first_use_that_then_fails() -> None:
+    """While the first request is still pending, Range requests are refused; when it then fails and
+    gives the link back, nothing has been served, so the link is whole again (no repeated downloads
+    through a first request that keeps failing)."""
+    links = MemoryLinks(grace=60, max_entries=10, leeway=5)
+    now = time.time()
+    pending = links.admit("main", "slow", "/clip.mp4", now + 300, ranged=False, now=now)
+    with pytest.raises(AuthError):
+        links.admit("main", "slow", "/clip.mp4", now + 300, ranged=True, now=now + 0.1)
+    links.release(pending)
+    assert links.admit("main", "slow", "/clip.mp4", now + 300, ranged=False, now=now + 0.2).first
 
 
 def test_a_range_request_may_also_be_the_first_use(client: TestClient) -> None:
@@ -315,47 +345,90 @@ def test_a_shared_folder_carries_a_use_and_a_release_between_apps(settings: Sett
     assert resumed.status_code == 206 and resumed.content == CLIP[10:20]
 
 
-# ------------------------------------------------------------------------------------ MemoryLinks
+# ------------------------------------------------------------------------------- the stores themselves
+
+MARGIN = KEEP_AFTER_EXPIRY  # an entry outlives its token by this much (plus the leeway)
 
 
-def test_memory_links_claim_refuse_resume_and_release() -> None:
-    links = MemoryLinks(grace=60, max_entries=10, leeway=5)
+def stores(tmp_path: Path) -> list[UsedLinks]:
+    return [MemoryLinks(grace=60, max_entries=10, leeway=5), FolderLinks(tmp_path / "links", grace=60, leeway=5)]
+
+
+@pytest.mark.parametrize("kind", ["memory", "folder"])
+def test_a_claim_is_refused_again_resumed_only_once_delivered_and_only_for_its_path(tmp_path: Path, kind: str) -> None:
+    links = stores(tmp_path)[0 if kind == "memory" else 1]
     now = time.time()
-    claim = links.admit("main", "a", now + 300, ranged=False, now=now)
-    assert claim.first and claim.key == link_key("main", "a")
+    claim = links.admit("main", "a", "/clip.mp4", now + 300, ranged=False, now=now)
+    assert claim.first and link_key("main", "a") in claim.key
     with pytest.raises(AuthError) as refused:
-        links.admit("main", "a", now + 300, ranged=False, now=now + 1)
+        links.admit("main", "a", "/clip.mp4", now + 300, ranged=False, now=now + 1)
     assert refused.value.reason == ALREADY_USED
-    assert not links.admit("main", "a", now + 300, ranged=True, now=now + 60).first  # within grace
+    with pytest.raises(AuthError):  # pending: no resume rides on a claim that may still be given back
+        links.admit("main", "a", "/clip.mp4", now + 300, ranged=True, now=now + 1)
+    links.delivered(claim, now + 2)
+    assert not links.admit("main", "a", "/clip.mp4", now + 300, ranged=True, now=now + 62).first  # within grace
+    links.check("main", "a", "/clip.mp4", ranged=True, now=now + 62)
+    for path, ranged, at in [("/other.mp4", True, 3), ("/clip.mp4", False, 3), ("/clip.mp4", True, 63)]:
+        with pytest.raises(AuthError):  # another file, not a Range, or past the grace window
+            links.admit("main", "a", path, now + 300, ranged=ranged, now=now + at)
+        with pytest.raises(AuthError):
+            links.check("main", "a", path, ranged=ranged, now=now + at)
+    links.release(claim)  # delivered: giving it back changes nothing
     with pytest.raises(AuthError):
-        links.admit("main", "a", now + 300, ranged=True, now=now + 61)
-    links.release(links.admit("main", "a", now + 300, ranged=True, now=now + 1))  # a resume gives nothing back
-    with pytest.raises(AuthError):
-        links.admit("main", "a", now + 300, ranged=False, now=now + 2)
-    links.release(claim)
-    assert links.admit("main", "a", now + 300, ranged=False, now=now + 3).first
+        links.admit("main", "a", "/clip.mp4", now + 300, ranged=False, now=now + 4)
 
 
-def test_a_memory_entry_goes_with_its_token() -> None:
-    links = MemoryLinks(grace=60, max_entries=1, leeway=0)
+@pytest.mark.parametrize("kind", ["memory", "folder"])
+def test_a_pending_claim_given_back_is_a_fresh_link(tmp_path: Path, kind: str) -> None:
+    links = stores(tmp_path)[0 if kind == "memory" else 1]
     now = time.time()
-    assert links.admit("main", "short", now + 0.3, ranged=False, now=now).first
-    with pytest.raises(OverloadedError):  # the one place is taken while the token lives
-        links.admit("main", "another", now + 300, ranged=False, now=now)
+    claim = links.admit("main", "b", "/clip.mp4", now + 300, ranged=False, now=now)
+    resumed = Claim(claim.key, first=False)
+    links.release(resumed)  # only a first claim can be given back
+    with pytest.raises(AuthError):
+        links.admit("main", "b", "/clip.mp4", now + 300, ranged=False, now=now)
+    links.release(claim)
+    links.check("main", "b", "/clip.mp4", ranged=False, now=now)
+    again = links.admit("main", "b", "/clip.mp4", now + 300, ranged=False, now=now + 1)
+    assert again.first
+    links.delivered(again, now + 1)
+    links.release(again)  # once delivered, never given back
+    with pytest.raises(AuthError):
+        links.admit("main", "b", "/clip.mp4", now + 300, ranged=False, now=now + 2)
+
+
+def test_the_folder_is_shared_by_processes(tmp_path: Path) -> None:
+    links = FolderLinks(tmp_path / "links", grace=60, leeway=5)
+    other_process = FolderLinks(tmp_path / "links", grace=60, leeway=5)
+    now = time.time()
+    claim = links.admit("main", "a", "/clip.mp4", now + 300, ranged=False, now=now)
+    with pytest.raises(AuthError):
+        other_process.admit("main", "a", "/clip.mp4", now + 300, ranged=False, now=now + 1)
+    links.delivered(claim, now + 1)
+    assert not other_process.admit("main", "a", "/clip.mp4", now + 300, ranged=True, now=now + 2).first
+    assert (tmp_path / "links").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_memory_entry_outlives_its_token_then_goes() -> None:
+    links = MemoryLinks(grace=0, max_entries=1, leeway=0)
+    now = time.time()
+    assert links.admit("main", "short", "/a.mp4", now - MARGIN + 0.3, ranged=False, now=now).first
+    with pytest.raises(OverloadedError):  # the one place is taken while the entry lives
+        links.admit("main", "another", "/a.mp4", now + 300, ranged=False, now=now)
     time.sleep(0.4)
     later = time.time()
-    assert links.admit("main", "another", later + 300, ranged=False, now=later).first  # the expired one made room
+    assert links.admit("main", "another", "/a.mp4", later + 300, ranged=False, now=later).first
 
 
 def test_expired_claims_take_no_memory() -> None:
     links = MemoryLinks(grace=60, max_entries=1, leeway=5)
     now = time.time()
-    for n in range(10_000):  # tokens past exp + leeway: refused by verification anyway, never kept
-        assert links.admit("main", f"old-{n}", now - 6, ranged=False, now=now).first
+    for n in range(10_000):  # long past exp + leeway: refused by verification anyway, never kept
+        assert links.admit("main", f"old-{n}", "/a.mp4", now - MARGIN - 6, ranged=False, now=now).first
     assert len(links._entries) == 0
-    assert links.admit("main", "live", now + 300, ranged=False, now=now).first  # the one place is free
+    assert links.admit("main", "live", "/a.mp4", now + 300, ranged=False, now=now).first  # the one place is free
     with pytest.raises(OverloadedError) as full:
-        links.admit("main", "live-too", now + 300, ranged=False, now=now)
+        links.admit("main", "live-too", "/a.mp4", now + 300, ranged=False, now=now)
     assert full.value.status_code == 503 and full.value.retry_after == 60
 
 
@@ -363,33 +436,13 @@ def test_memory_links_at_capacity_refuse_rather_than_evict() -> None:
     links = MemoryLinks(grace=60, max_entries=3, leeway=5)
     now = time.time()
     for jti in ("a", "b", "c"):
-        assert links.admit("main", jti, now + 300, ranged=False, now=now).first
+        assert links.admit("main", jti, "/a.mp4", now + 300, ranged=False, now=now).first
     for _ in range(3):
         with pytest.raises(OverloadedError):
-            links.admit("main", "d", now + 300, ranged=False, now=now)
+            links.admit("main", "d", "/a.mp4", now + 300, ranged=False, now=now)
     for jti in ("a", "b", "c"):  # every used link is still known
         with pytest.raises(AuthError):
-            links.admit("main", jti, now + 300, ranged=False, now=now)
-
-
-# ------------------------------------------------------------------------------------ FolderLinks
-
-
-def test_folder_links_claim_refuse_resume_and_release(tmp_path: Path) -> None:
-    links = FolderLinks(tmp_path / "links", grace=60, leeway=5)
-    other_process = FolderLinks(tmp_path / "links", grace=60, leeway=5)
-    now = time.time()
-    claim = links.admit("main", "a", now + 300, ranged=False, now=now)
-    assert claim.first
-    with pytest.raises(AuthError) as refused:
-        other_process.admit("main", "a", now + 300, ranged=False, now=now + 1)
-    assert refused.value.reason == ALREADY_USED
-    assert not other_process.admit("main", "a", now + 300, ranged=True, now=now + 60).first
-    with pytest.raises(AuthError):
-        other_process.admit("main", "a", now + 300, ranged=True, now=now + 61)
-    links.release(claim)
-    assert other_process.admit("main", "a", now + 300, ranged=False, now=now + 2).first
-    assert (tmp_path / "links").stat().st_mode & 0o777 == 0o700
+            links.admit("main", jti, "/a.mp4", now + 300, ranged=False, now=now)
 
 
 def test_folder_sweep_removes_expired_markers_and_keeps_live_ones(tmp_path: Path) -> None:
@@ -397,24 +450,24 @@ def test_folder_sweep_removes_expired_markers_and_keeps_live_ones(tmp_path: Path
     links = FolderLinks(folder, grace=60, leeway=5)
     now = time.time()
     for jti in ("old-1", "old-2"):
-        links.admit("main", jti, now - 100, ranged=False, now=now - 200)
-    links.admit("main", "live", now + 300, ranged=False, now=now)
-    links.admit("main", "just-expired", now - 6, ranged=False, now=now - 60)
+        links.admit("main", jti, "/a.mp4", now - MARGIN - 100, ranged=False, now=now - 200)
+    links.admit("main", "live", "/a.mp4", now + 300, ranged=False, now=now)
+    links.admit("main", "just-expired", "/a.mp4", now - MARGIN - 6, ranged=False, now=now - 60)
     (folder / "being-written").touch()  # a claim between its O_EXCL create and its write
     assert len(list(folder.iterdir())) == 5
     links.sweep(now)
     assert {marker.name for marker in folder.iterdir()} == {link_key("main", "live"), "being-written"}
     with pytest.raises(AuthError):
-        links.admit("main", "live", now + 300, ranged=False, now=now)
+        links.admit("main", "live", "/a.mp4", now + 300, ranged=False, now=now)
 
 
 def test_folder_markers_of_expired_links_do_not_pile_up(tmp_path: Path) -> None:
     folder = tmp_path / "links"
     links = FolderLinks(folder, grace=60, leeway=5)
     now = time.time()
-    links.admit("main", "live", now + 300, ranged=False, now=now)
+    links.admit("main", "live", "/a.mp4", now + 300, ranged=False, now=now)
     for n in range(FolderLinks.SWEEP_EVERY * 2):
-        links.admit("main", f"old-{n}", now - 100, ranged=False, now=now)
+        links.admit("main", f"old-{n}", "/a.mp4", now - MARGIN - 100, ranged=False, now=now)
     assert len(list(folder.iterdir())) <= FolderLinks.SWEEP_EVERY
     with pytest.raises(AuthError):
-        links.admit("main", "live", now + 300, ranged=False, now=now)
+        links.admit("main", "live", "/a.mp4", now + 300, ranged=False, now=now)

@@ -36,7 +36,7 @@ from origin import Settings, create_app
 from origin.errors import AuthError, OverloadedError
 from origin.headers import ETAG_VERSION
 from origin.metrics import Metrics
-from origin.once import RedisLinks, link_key
+from origin.once import KEEP_AFTER_EXPIRY, RedisLinks, link_key
 from origin.shared_cache import KEY_PREFIX, Breaker, SharedCache, decode_entry, encode_entry, key_prefix, redis_key
 from tests.conftest import FIXTURES, SECRET, make_token
 from tests.live import live_server
@@ -536,38 +536,47 @@ def test_redis_links_claim_refuse_resume_and_release(shared_redis: RedisServer, 
     links = RedisLinks(shared_redis.url, grace=60, leeway=5, timeout=TIMEOUT)
     try:
         now = time.time()
-        claim = links.admit("main", "a", now + 100, ranged=False, now=now)
+        claim = links.admit("main", "a", "/clip.mp4", now + 100, ranged=False, now=now)
         assert claim.first and claim.key == "origin:once:v1:" + link_key("main", "a")
-        assert 104 <= db.ttl(claim.key) <= 105  # until exp, plus the leeway
+        keep = 100 + 5 + KEEP_AFTER_EXPIRY  # until exp, plus the leeway and a margin for clocks
+        assert keep - 1 <= db.ttl(claim.key) <= keep
         with pytest.raises(AuthError, match=ALREADY_USED):
-            links.admit("main", "a", now + 100, ranged=False, now=now + 1)
+            links.admit("main", "a", "/clip.mp4", now + 100, ranged=False, now=now + 1)
+        with pytest.raises(AuthError, match=ALREADY_USED):  # pending: no resume yet
+            links.admit("main", "a", "/clip.mp4", now + 100, ranged=True, now=now + 1)
+        links.delivered(claim, now + 1)
+        assert keep - 2 <= db.ttl(claim.key) <= keep  # the expiry is kept
         with pytest.raises(AuthError, match=ALREADY_USED):
-            links.check("main", "a", ranged=False, now=now + 1)
-        resumed = links.admit("main", "a", now + 100, ranged=True, now=now + 59)
+            links.check("main", "a", "/clip.mp4", ranged=False, now=now + 1)
+        resumed = links.admit("main", "a", "/clip.mp4", now + 100, ranged=True, now=now + 60)
         assert not resumed.first
-        links.check("main", "a", ranged=True, now=now + 59)
+        links.check("main", "a", "/clip.mp4", ranged=True, now=now + 60)
         with pytest.raises(AuthError, match=ALREADY_USED):
-            links.admit("main", "a", now + 100, ranged=True, now=now + 61)  # past the grace window
-        links.release(resumed)  # a resume gives nothing back
+            links.admit("main", "a", "/other.mp4", now + 100, ranged=True, now=now + 2)  # another file
+        with pytest.raises(AuthError, match=ALREADY_USED):
+            links.admit("main", "a", "/clip.mp4", now + 100, ranged=True, now=now + 62)  # past the grace window
+        links.release(claim)  # delivered: never given back
         assert db.exists(claim.key)
-        links.release(claim)
-        assert not db.exists(claim.key)
-        links.check("main", "a", ranged=False, now=now + 2)
-        assert links.admit("main", "a", now + 100, ranged=False, now=now + 2).first
-        assert links.admit("next", "a", now + 100, ranged=False, now=now + 2).first  # another key, another link
+
+        pending = links.admit("main", "b", "/clip.mp4", now + 100, ranged=False, now=now)
+        links.release(pending)
+        assert not db.exists(pending.key)
+        links.check("main", "b", "/clip.mp4", ranged=False, now=now + 2)
+        assert links.admit("main", "b", "/clip.mp4", now + 100, ranged=False, now=now + 2).first
+        assert links.admit("next", "a", "/clip.mp4", now + 100, ranged=False, now=now + 2).first  # another key
     finally:
         links.close()
 
 
-def test_a_used_link_expires_with_its_token(shared_redis: RedisServer, db: redis.Redis) -> None:
-    links = RedisLinks(shared_redis.url, grace=60, leeway=0, timeout=TIMEOUT)
+def test_a_used_link_expires_a_while_after_its_token(shared_redis: RedisServer, db: redis.Redis) -> None:
+    links = RedisLinks(shared_redis.url, grace=0, leeway=0, timeout=TIMEOUT)
     try:
         now = time.time()
-        claim = links.admit("main", "short", now + 1, ranged=False, now=now)
+        claim = links.admit("main", "short", "/a.mp4", now + 1 - KEEP_AFTER_EXPIRY, ranged=False, now=now)
         assert 1 <= db.ttl(claim.key) <= 2
         deadline = time.monotonic() + 5
         while db.exists(claim.key):
-            assert time.monotonic() < deadline, "the claim outlived its token"
+            assert time.monotonic() < deadline, "the claim outlived its token by more than the margin"
             time.sleep(0.05)
     finally:
         links.close()
@@ -650,18 +659,19 @@ def test_redis_links_fail_closed_while_redis_is_frozen(own_redis: RedisServer) -
     links = RedisLinks(own_redis.url, grace=60, leeway=5, timeout=TIMEOUT, pause=PAUSE)
     try:
         now = time.time()
-        claim = links.admit("main", "frozen", now + 100, ranged=False, now=now)
+        claim = links.admit("main", "frozen", "/a.mp4", now + 100, ranged=False, now=now)
+        links.delivered(claim, now)
         own_redis.freeze()
         started = time.perf_counter()
         with pytest.raises(OverloadedError):
-            links.admit("main", "frozen", now + 100, ranged=True, now=now + 1)  # would be a resume
+            links.admit("main", "frozen", "/a.mp4", now + 100, ranged=True, now=now + 1)  # would be a resume
         with pytest.raises(OverloadedError):
-            links.admit("main", "other", now + 100, ranged=False, now=now + 1)  # skipped: the breaker is open
+            links.admit("main", "other", "/a.mp4", now + 100, ranged=False, now=now + 1)  # the breaker is open
         assert time.perf_counter() - started < TIMEOUT + 0.5
         links.release(claim)  # cannot reach Redis: the link stays used, and nothing is raised
         own_redis.thaw()
         time.sleep(PAUSE + 0.1)
         with pytest.raises(AuthError, match=ALREADY_USED):
-            links.admit("main", "frozen", now + 100, ranged=False, now=now + 2)
+            links.admit("main", "frozen", "/a.mp4", now + 100, ranged=False, now=now + 2)
     finally:
         links.close()
