@@ -58,14 +58,13 @@ class RequestTargetMiddleware:
 
 
 def used_links(settings: Settings, metrics: Metrics | None = None) -> UsedLinks:
-    """Where one-time links are remembered: Redis, which replicas share; else a folder the workers of
-    a host share; else this process."""
-    if settings.redis_url is not None:
+    """Where one-time links are remembered: Redis, which replicas share (``once_redis_url``, else
+    ``redis_url``); else a folder the workers of a host share; else this process."""
+    url = settings.once_redis_url or settings.redis_url
+    if url is not None:
         on_error = metrics.links_errors.inc if metrics is not None else None
         try:
-            return RedisLinks(
-                settings.redis_url, settings.once_grace, settings.jwt_leeway, settings.redis_timeout, on_error=on_error
-            )
+            return RedisLinks(url, settings.once_grace, settings.jwt_leeway, settings.redis_timeout, on_error=on_error)
         except ImportError as exc:
             raise ConfigError(f"redis_url: needs pip install 'image-origin[redis]' ({exc.name})") from exc
     if settings.once_folder is not None:

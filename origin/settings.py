@@ -135,6 +135,7 @@ class Settings:
     once_max_entries: int = 100_000  # one-time links remembered at once (new claims beyond: 503)
     once_folder: Path | None = None  # marker files shared by the processes of one host (set by --workers)
     redis_url: str | None = None  # a second-level render cache (and one-time links) shared by replicas
+    once_redis_url: str | None = None  # one-time links in a Redis of their own; None = redis_url
     redis_ttl: int = 86_400  # seconds a render is kept in Redis
     redis_max_entry_bytes: int = 8 * 1024 * 1024  # larger renders are not published to Redis
     redis_timeout: float = 0.25  # seconds; slower than this, Redis counts as down for a while
@@ -604,7 +605,7 @@ def _parse_setting(name: str, value: Any, base: Path, *, from_env: bool = False)
             if from_env and value in ("true", "false", "1", "0"):
                 return value in ("true", "1")
             raise ValueError("must be true or false")
-        if name == "redis_url":
+        if name in ("redis_url", "once_redis_url"):
             if not isinstance(value, str) or urlsplit(value).scheme not in ("redis", "rediss", "unix"):
                 raise ValueError("must be a redis://, rediss:// or unix:// URL")
             return value

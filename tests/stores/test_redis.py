@@ -37,6 +37,7 @@ from origin.errors import AuthError, OverloadedError
 from origin.headers import ETAG_VERSION
 from origin.metrics import Metrics
 from origin.once import KEEP_AFTER_EXPIRY, RedisLinks, link_key
+from origin.settings import with_overrides
 from origin.shared_cache import KEY_PREFIX, Breaker, SharedCache, decode_entry, encode_entry, key_prefix, redis_key
 from tests.conftest import FIXTURES, SECRET, make_token
 from tests.live import live_server
@@ -675,3 +676,16 @@ def test_redis_links_fail_closed_while_redis_is_frozen(own_redis: RedisServer) -
             links.admit("main", "frozen", "/a.mp4", now + 100, ranged=False, now=now + 2)
     finally:
         links.close()
+
+
+def test_one_time_links_may_have_a_redis_of_their_own(shared_redis: RedisServer, root: Path) -> None:
+    """``once_redis_url`` puts used links in another database than the renders (which anyone asking
+    for new sizes can fill)."""
+    links_url = shared_redis.url.rsplit("/", 1)[0] + "/1"
+    settings = with_overrides(settings_for(root, shared_redis.url), once_redis_url=links_url)
+    with TestClient(create_app(settings)) as client:
+        assert client.get(once("/photo.jpg", "own-db")).status_code == 200
+        assert client.get(once("/photo.jpg", "own-db")).status_code == 403
+    key = "origin:once:v1:" + link_key("main", "own-db")
+    with redis.Redis.from_url(links_url) as links_db, redis.Redis.from_url(shared_redis.url) as renders_db:
+        assert links_db.exists(key) and not renders_db.exists(key)
