@@ -118,11 +118,13 @@ class Response:
     body: bytes
 
 
-def request(port: int, target: str, headers: Mapping[str, str] | None = None, *, timeout: float = 20.0) -> Response:
-    """One GET on a fresh connection, closed before returning."""
+def request(
+    port: int, target: str, headers: Mapping[str, str] | None = None, *, timeout: float = 20.0, method: str = "GET"
+) -> Response:
+    """One request (a GET unless told) on a fresh connection, closed before returning."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", target, headers=dict(headers or {}))
+        conn.request(method, target, headers=dict(headers or {}))
         with conn.getresponse() as resp:
             body = resp.read()
             return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, body)

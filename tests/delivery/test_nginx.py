@@ -65,6 +65,10 @@ class Cdn:
         """Through nginx."""
         return request(self.nginx_port, target, {"Accept": accept} if accept else None)
 
+    def head(self, target: str) -> Response:
+        """Through nginx, as HEAD."""
+        return request(self.nginx_port, target, method="HEAD")
+
     def metrics(self) -> dict[str, float]:
         """The origin's own counters, read from the origin directly (never through nginx).
 
@@ -348,3 +352,17 @@ def test_the_shipped_nginx_conf_is_valid_and_uses_the_tested_snippet(tmp_path: P
         timeout=30,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_head_through_the_cdn_does_not_use_up_a_one_time_link(cdn: Cdn) -> None:
+    """nginx asks the origin with HEAD (not GET, its default for filling the cache), so a link
+    previewer's HEAD leaves a one-time link to its one download, which no cache keeps."""
+    url = sign_url("/photo.jpg", key=SECRET, expires_in=300, query="w=304", once=True)
+    for _ in range(2):
+        looked = cdn.head(url)
+        assert looked.status == 200 and looked.body == b"", looked.headers
+    downloaded = cdn.get(url)
+    assert downloaded.status == 200 and downloaded.headers["cache-control"] == "private, no-store"
+    assert decode(downloaded.body).width == 304
+    again = cdn.get(url)
+    assert again.status == 403 and again.headers["x-auth-result"] == "already used"
