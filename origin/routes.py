@@ -124,11 +124,11 @@ async def _image(
     request: Request, state: AppState, path: str, rule: Rule, claims: auth.Claims | None, unsigned: Query
 ) -> Response:
     settings = state.settings
-    if extension(path) not in IMAGE_EXTENSIONS:  # before anything is asked of the store
-        raise NotFoundError("only images and the passthrough_types are served")
     signed = claims.args if claims else None
     merged = await merge_layers(state, unsigned, signed, rule)
-    info = await stat(state, path)
+    info = await stat(state, path)  # first: a path that leads out of the root is a 400 whatever its name
+    if extension(path) not in IMAGE_EXTENSIONS:
+        raise NotFoundError("only images and the passthrough_types are served")
     mark = await watermark_source(state, merged, claims)
 
     output = merged.options.output
