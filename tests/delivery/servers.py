@@ -176,13 +176,19 @@ def start_origin(root: Path, config: Path, port: int, env: Mapping[str, str]) ->
 
 def start_nginx(nginx: str, tmp: Path, *, nginx_port: int, origin_port: int) -> Drained:
     conf = render_nginx_conf(tmp, nginx_port=nginx_port, origin_port=origin_port)
+    return run_nginx(nginx, tmp, conf, nginx_port)
+
+
+def run_nginx(nginx: str, tmp: Path, conf: Path, port: int) -> Drained:
+    """nginx, unprivileged, with ``conf`` and its prefix and error log in ``tmp``: checked with
+    ``nginx -t`` first, and serving on ``port`` when this returns."""
     base = [nginx, "-p", f"{tmp}/", "-c", str(conf), "-e", str(tmp / "error.log")]
     check = subprocess.run([*base, "-t"], capture_output=True, text=True, timeout=30)
     if check.returncode != 0:
         raise RuntimeError(f"nginx -t refused {conf}:\n{check.stdout}{check.stderr}")
     server = Drained("nginx", base)
     try:
-        wait_until_serving(server, nginx_port)
+        wait_until_serving(server, port)
     except BaseException:
         server.stop()
         raise

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from tests.delivery.servers import (
     free_port,
     read_metrics,
     request,
+    run_nginx,
     start_origin,
-    wait_until_serving,
 )
 from tests.stores.test_redis import RedisServer
 
@@ -177,17 +176,7 @@ def start_nginx(nginx: str, tmp: Path, *, nginx_port: int, ports: list[int]) -> 
         text = text.replace(f"@{name}@", value)
     conf = tmp / "nginx.conf"
     conf.write_text(text, encoding="utf-8")
-    base = [nginx, "-p", f"{tmp}/", "-c", str(conf), "-e", str(tmp / "error.log")]
-    check = subprocess.run([*base, "-t"], capture_output=True, text=True, timeout=30)
-    if check.returncode != 0:
-        raise RuntimeError(f"nginx -t refused {conf}:\n{check.stdout}{check.stderr}")
-    server = Drained("nginx", base)
-    try:
-        wait_until_serving(server, nginx_port)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return run_nginx(nginx, tmp, conf, nginx_port)
 
 
 @pytest.fixture(scope="module")

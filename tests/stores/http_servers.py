@@ -5,7 +5,6 @@ answer to each path is a function, for upstreams that misbehave."""
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.delivery.servers import HOST, NGINX_MISSING, Drained, find_nginx, free_port, wait_until_serving
+from tests.delivery.servers import HOST, NGINX_MISSING, Drained, find_nginx, free_port, run_nginx
 
 NGINX_CONF = """
 {user}
@@ -70,17 +69,7 @@ def start_nginx(tmp: Path, root: Path) -> Nginx:
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(user=user, tmp=tmp, host=HOST, port=port, root=root), encoding="utf-8")
     (root / "healthz").write_text("ok", encoding="utf-8")
-    base = [nginx, "-p", f"{tmp}/", "-c", str(conf), "-e", str(tmp / "error.log")]
-    check = subprocess.run([*base, "-t"], capture_output=True, text=True, timeout=30)
-    if check.returncode != 0:
-        raise RuntimeError(f"nginx -t refused {conf}:\n{check.stdout}{check.stderr}")
-    process = Drained("nginx", base)
-    try:
-        wait_until_serving(process, port)
-    except BaseException:
-        process.stop()
-        raise
-    return Nginx(root=root, port=port, log=tmp / "access.log", process=process)
+    return Nginx(root=root, port=port, log=tmp / "access.log", process=run_nginx(nginx, tmp, conf, port))
 
 
 Answer = Callable[["Handler"], None]
