@@ -12,7 +12,7 @@ import pytest
 from PIL import GifImagePlugin, Image, ImageDraw
 
 import transforms.pipeline as pipeline
-from fixtures.make_fixtures import WEBP_FRAME_COLOURS, WEBP_FRAME_DURATIONS
+from fixtures.make_fixtures import GIF_FRAME_COLOURS, WEBP_FRAME_COLOURS, WEBP_FRAME_DURATIONS
 from tests.imaging import encode, fixture_bytes, inset, region_mean
 from tests.security import hostile_images as hostile
 from transforms.animation import Frame, encode_animation, play_count, read_frames, resolve_animation
@@ -36,17 +36,6 @@ from transforms.pipeline import render
 LIMITS = RenderLimits()
 COLOURS = [(220, 40, 40), (40, 160, 60), (40, 70, 210), (230, 200, 30), (150, 50, 190), (30, 190, 200)]
 DURATIONS = [40, 80, 120, 40, 80, 120]
-# The colours of animated.gif's 8 frames (fixtures/make_fixtures.py), seen away from its square.
-GIF_FIXTURE_COLOURS = [
-    (220, 40, 40),
-    (230, 140, 30),
-    (220, 210, 40),
-    (60, 180, 60),
-    (40, 170, 200),
-    (50, 80, 210),
-    (140, 60, 200),
-    (210, 60, 150),
-]
 
 
 @dataclass(frozen=True)
@@ -152,7 +141,7 @@ def test_a_resize_applies_to_every_frame(encoding: Encoding) -> None:
     out = read_back(result.body)
     assert len(out.frames) == 8
     assert {frame.size for frame in out.frames} == {(60, 45)} == {(result.width, result.height)}
-    for frame, colour in zip(out.frames, GIF_FIXTURE_COLOURS, strict=True):
+    for frame, colour in zip(out.frames, GIF_FRAME_COLOURS, strict=True):
         assert close(region_mean(frame, (36, 5, 56, 18)), colour)
         assert frame.getpixel((2, 2))[3] == 0  # type: ignore[index]  # the transparent corner, every frame
 
