@@ -616,16 +616,8 @@ class Wrk:
         wrk_seconds = (children_after.ru_utime - children_before.ru_utime) + (
             children_after.ru_stime - children_before.ru_stime
         )
-        totals = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
-        p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-        p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-        if not (totals and p50 and p99):
-            raise SystemExit(f"cannot read wrk's output for {server.name}:\n{out}")
-        errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        errors += int(non_2xx.group(1)) if non_2xx else 0
-        requests = int(totals.group(1))
-        elapsed = load._ms(totals.group(2) + totals.group(3)) / 1000
+        run = load.parse_wrk(out, server.name)
+        requests, elapsed = run.requests, run.seconds
         ticks = os.sysconf("SC_CLK_TCK")
         server_ms = (cpu_after - cpu_before) / ticks * 1000
         span = max(1, total_after - total_before)
@@ -634,9 +626,9 @@ class Wrk:
         wrk_share = wrk_seconds * ticks / span
         return Measured(
             rps=requests / elapsed if elapsed else 0.0,
-            p50_ms=load._ms(p50.group(1)),
-            p99_ms=load._ms(p99.group(1)),
-            errors=errors,
+            p50_ms=run.p50_ms,
+            p99_ms=run.p99_ms,
+            errors=run.errors,
             requests=requests,
             server_cpu_ms=server_ms / requests if requests else 0.0,
             busy=busy,

@@ -239,16 +239,7 @@ class Wrk:
         command = ["wrk", "-t", str(self.threads), "-c", str(self.connections), "-d", f"{max(1, round(seconds))}s"]
         command += ["--latency", "--timeout", "30s", *extra, url, *tail]
         out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
-        total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
-        p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-        p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-        if not (total and p50 and p99):
-            raise SystemExit(f"cannot read wrk's output:\n{out}")
-        errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        errors += int(non_2xx.group(1)) if non_2xx else 0
-        elapsed = _ms(total.group(2) + total.group(3)) / 1000
-        return Run(int(total.group(1)), elapsed, _ms(p50.group(1)), _ms(p99.group(1)), errors)
+        return parse_wrk(out)
 
     def hits(self, base_url: str, target: str, seconds: float) -> Run:
         return self._wrk(base_url + target, seconds, [], [])
@@ -256,6 +247,20 @@ class Wrk:
     def misses(self, base_url: str, path: str, token: str, offset: int, seconds: float) -> Run:
         tail = ["--", str(offset), str(self.threads), path, token]
         return self._wrk(base_url + path, seconds, ["-s", str(self.script)], tail)
+
+
+def parse_wrk(out: str, what: str = "wrk") -> Run:
+    """Requests, time, p50/p99 and errors from wrk's ``--latency`` output."""
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    if not (total and p50 and p99):
+        raise SystemExit(f"cannot read wrk's output for {what}:\n{out}")
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non_2xx.group(1)) if non_2xx else 0
+    elapsed = _ms(total.group(2) + total.group(3)) / 1000
+    return Run(int(total.group(1)), elapsed, _ms(p50.group(1)), _ms(p99.group(1)), errors)
 
 
 class AsyncioLoad:
